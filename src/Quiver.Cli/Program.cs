@@ -1,1 +1,4 @@
-return 0;
+using System.CommandLine;
+using Quiver.Cli;
+
+return await QuiverCommand.Create().Parse(args).InvokeAsync();

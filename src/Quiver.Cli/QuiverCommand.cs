@@ -1,0 +1,15 @@
+using System.CommandLine;
+
+namespace Quiver.Cli;
+
+/// <summary>The root of the <c>quiver</c> command line.</summary>
+public static class QuiverCommand
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand(
+            "Quiver serves ONNX models over the Open Inference Protocol (KServe v2), compatible with Triton's clients.");
+        root.Subcommands.Add(ServeCommand.Create());
+        return root;
+    }
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Quiver.Server;
+
+namespace Quiver.Cli;
+
+/// <summary><c>quiver serve</c>: runs the server until Ctrl+C or SIGTERM.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var defaults = new QuiverServerOptions();
+        var repository = new Option<string>("--model-repository")
+        {
+            Description = "Model repository in Triton's layout: <model>/<version>/model.onnx, optional <model>/config.json.",
+            DefaultValueFactory = _ => defaults.ModelRepository,
+        };
+        var host = new Option<string>("--host")
+        {
+            Description = "Address to listen on. Non-loopback addresses need --allow-unauthenticated until authentication exists.",
+            DefaultValueFactory = _ => defaults.Host,
+        };
+        var httpPort = new Option<int>("--http-port")
+        {
+            Description = "HTTP port for the KServe v2 REST API (0 picks a free port).",
+            DefaultValueFactory = _ => defaults.HttpPort,
+        };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = "Directory for Quiver's own state.",
+            DefaultValueFactory = _ => defaults.DataDirectory,
+        };
+        var maxRequestBytes = new Option<long>("--max-request-bytes")
+        {
+            Description = "Largest request body accepted; larger ones get HTTP 413.",
+            DefaultValueFactory = _ => defaults.MaxRequestBodyBytes,
+        };
+        var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
+        {
+            Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
+        };
+
+        var command = new Command("serve", "Serve the models of a repository over KServe v2 REST.")
+        {
+            repository, host, httpPort, dataDir, maxRequestBytes, allowUnauthenticated,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var options = new QuiverServerOptions
+            {
+                ModelRepository = result.GetValue(repository)!,
+                Host = result.GetValue(host)!,
+                HttpPort = result.GetValue(httpPort),
+                DataDirectory = result.GetValue(dataDir)!,
+                MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
+                AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
+            };
+            return await RunAsync(options, cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(QuiverServerOptions options, CancellationToken cancellationToken)
+    {
+        QuiverServer server;
+        try
+        {
+            server = await QuiverServer.StartAsync(options, cancellationToken: cancellationToken);
+        }
+        catch (ServerStartException e)
+        {
+            foreach (string error in e.Errors)
+            {
+                await Console.Error.WriteLineAsync($"quiver serve: {error}");
+            }
+
+            return 1;
+        }
+
+        await using (server)
+        {
+            await server.WaitForShutdownAsync(cancellationToken);
+        }
+
+        return 0;
+    }
+}

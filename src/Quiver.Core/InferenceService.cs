@@ -1,0 +1,76 @@
+using Quiver.Core.Models;
+using Quiver.Core.Tensors;
+using Quiver.Onnx;
+
+namespace Quiver.Core;
+
+/// <summary>The outcome of one inference: a response, or an expected failure as a value.</summary>
+public readonly record struct InferResult(InferenceResponse? Response, InferenceError? Error)
+{
+    public static implicit operator InferResult(InferenceResponse response) => new(response, null);
+
+    public static implicit operator InferResult(InferenceError error) => new(null, error);
+}
+
+/// <summary>
+/// The protocol-neutral data path: find the model version, validate the request against its
+/// signature, run it. Transports decode into <see cref="InferenceRequest"/> and map
+/// <see cref="InferResult.Error"/> to their own status codes.
+/// </summary>
+public sealed class InferenceService(ModelCatalog catalog)
+{
+    /// <summary>The models this service runs.</summary>
+    public ModelCatalog Catalog { get; } = catalog;
+
+    /// <summary>Runs one request.</summary>
+    public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
+    {
+        ServedModel? model = Catalog.Find(request.ModelName, request.ModelVersion, out InferenceError? notFound);
+        if (model is null)
+        {
+            return notFound!;
+        }
+
+        InferenceError? invalid = RequestValidator.Validate(request, model.Inputs, model.Outputs, model.Config.MaxBatchSize)
+            ?? CheckClassification(request, model);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        try
+        {
+            return await model.InferAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OnnxRuntimeException e) when (e.ErrorCode == OrtErrorCode.InvalidArgument)
+        {
+            // Shapes that fit each input alone but not the graph (e.g. two inputs with different batch sizes).
+            return new InferenceError(ErrorKind.InvalidArgument, $"model '{model.Name}' rejected the request: {e.Message}");
+        }
+        catch (OnnxRuntimeException e)
+        {
+            return new InferenceError(ErrorKind.Internal, $"model '{model.Name}' version {model.Version} failed: {e.Message}");
+        }
+    }
+
+    private static InferenceError? CheckClassification(InferenceRequest request, ServedModel model)
+    {
+        if (request.Outputs is not { } outputs)
+        {
+            return null;
+        }
+
+        foreach (RequestedOutput output in outputs)
+        {
+            foreach (TensorSpec spec in model.Outputs)
+            {
+                if (spec.Name == output.Name && Classification.Check(output, spec) is { } message)
+                {
+                    return new InferenceError(ErrorKind.InvalidArgument, message);
+                }
+            }
+        }
+
+        return null;
+    }
+}

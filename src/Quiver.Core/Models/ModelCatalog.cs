@@ -1,0 +1,239 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Quiver.Core.Tensors;
+using Quiver.Onnx;
+
+namespace Quiver.Core.Models;
+
+/// <summary>
+/// The models of a repository directory in Triton's layout, <c>&lt;root&gt;/&lt;model&gt;/&lt;version&gt;/model.onnx</c>,
+/// every numeric version loaded at start. A version that fails to load is kept with its reason so
+/// the server and the other models keep serving.
+/// </summary>
+public sealed partial class ModelCatalog : IDisposable
+{
+    /// <summary>The file looked for in each version folder.</summary>
+    public const string ModelFileName = "model.onnx";
+
+    private readonly SortedDictionary<string, ModelVersionStatus[]> _models;
+
+    private ModelCatalog(string root, SortedDictionary<string, ModelVersionStatus[]> models)
+    {
+        RepositoryPath = root;
+        _models = models;
+    }
+
+    /// <summary>The repository directory, as an absolute path.</summary>
+    public string RepositoryPath { get; }
+
+    /// <summary>Every model name with its versions, in name order, versions ascending.</summary>
+    public IReadOnlyDictionary<string, ModelVersionStatus[]> Models => _models;
+
+    /// <summary>Scans and loads a model repository. Throws <see cref="DirectoryNotFoundException"/> when it does not exist.</summary>
+    public static ModelCatalog Load(string repositoryPath, OnnxRuntime runtime, ILogger logger)
+    {
+        string root = Path.GetFullPath(repositoryPath);
+        if (!Directory.Exists(root))
+        {
+            throw new DirectoryNotFoundException(
+                $"Model repository '{root}' does not exist. Pass --model-repository DIR with folders laid out as <model>/<version>/model.onnx.");
+        }
+
+        var models = new SortedDictionary<string, ModelVersionStatus[]>(StringComparer.Ordinal);
+        foreach (string modelDir in Directory.EnumerateDirectories(root).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(modelDir);
+            if (name.StartsWith('.'))
+            {
+                continue;
+            }
+
+            ModelVersionStatus[] versions = LoadModel(name, modelDir, runtime, logger);
+            if (versions.Length > 0)
+            {
+                models[name] = versions;
+            }
+        }
+
+        return new ModelCatalog(root, models);
+    }
+
+    /// <summary>
+    /// Finds the version a request names, or the highest ready version when it names none.
+    /// Unknown model or version: NotFound; a version that failed to load: Unavailable.
+    /// </summary>
+    public ServedModel? Find(string name, string? version, out InferenceError? error)
+    {
+        error = null;
+        if (!_models.TryGetValue(name, out ModelVersionStatus[]? versions))
+        {
+            error = new InferenceError(ErrorKind.NotFound, $"model '{name}' not found in the repository.");
+            return null;
+        }
+
+        if (version is null or "")
+        {
+            for (int i = versions.Length - 1; i >= 0; i--)
+            {
+                if (versions[i].State == ModelState.Ready)
+                {
+                    return versions[i].Model;
+                }
+            }
+
+            error = new InferenceError(ErrorKind.Unavailable, $"model '{name}' has no ready version: {versions[^1].Reason}");
+            return null;
+        }
+
+        if (long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out long number))
+        {
+            foreach (ModelVersionStatus status in versions)
+            {
+                if (status.Version == number)
+                {
+                    if (status.State == ModelState.Ready)
+                    {
+                        return status.Model;
+                    }
+
+                    error = new InferenceError(ErrorKind.Unavailable, $"model '{name}' version {number} is not ready: {status.Reason}");
+                    return null;
+                }
+            }
+        }
+
+        string known = string.Join(", ", versions.Select(v => v.Version));
+        error = new InferenceError(ErrorKind.NotFound, $"model '{name}' has no version '{version}'; versions: {known}.");
+        return null;
+    }
+
+    /// <summary>The status of one version, or of the model's highest version when <paramref name="version"/> is null.</summary>
+    public ModelVersionStatus? Status(string name, string? version)
+    {
+        if (!_models.TryGetValue(name, out ModelVersionStatus[]? versions))
+        {
+            return null;
+        }
+
+        if (version is null)
+        {
+            return Array.FindLast(versions, v => v.State == ModelState.Ready) ?? versions[^1];
+        }
+
+        return long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out long number)
+            ? Array.Find(versions, v => v.Version == number)
+            : null;
+    }
+
+    public void Dispose()
+    {
+        foreach (ModelVersionStatus[] versions in _models.Values)
+        {
+            foreach (ModelVersionStatus status in versions)
+            {
+                status.Model?.Dispose();
+            }
+        }
+    }
+
+    private static ModelVersionStatus[] LoadModel(string name, string modelDir, OnnxRuntime runtime, ILogger logger)
+    {
+        var versionDirs = new List<(long Version, string Path)>();
+        foreach (string dir in Directory.EnumerateDirectories(modelDir))
+        {
+            if (long.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out long version))
+            {
+                versionDirs.Add((version, dir));
+            }
+        }
+
+        versionDirs.Sort((a, b) => a.Version.CompareTo(b.Version));
+        ModelConfig? config = null;
+        string? configError = null;
+        IReadOnlyDictionary<string, string[]> labels = new Dictionary<string, string[]>();
+        try
+        {
+            config = ReadConfig(modelDir);
+            labels = ReadLabels(modelDir, config);
+        }
+        catch (Exception e) when (e is ModelConfigException or IOException or UnauthorizedAccessException)
+        {
+            configError = e.Message;
+        }
+
+        var statuses = new ModelVersionStatus[versionDirs.Count];
+        for (int i = 0; i < statuses.Length; i++)
+        {
+            (long version, string dir) = versionDirs[i];
+            statuses[i] = configError is null
+                ? LoadVersion(name, version, Path.Combine(dir, ModelFileName), config!, labels, runtime)
+                : new ModelVersionStatus(name, version, ModelState.Failed, configError, null);
+            if (statuses[i].State == ModelState.Ready)
+            {
+                Log.VersionLoaded(logger, name, version, string.Join(",", statuses[i].Model!.ExecutionProviders));
+            }
+            else
+            {
+                Log.VersionFailed(logger, name, version, statuses[i].Reason!);
+            }
+        }
+
+        return statuses;
+    }
+
+    private static ModelVersionStatus LoadVersion(string name, long version, string path, ModelConfig config,
+        IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime)
+    {
+        if (!File.Exists(path))
+        {
+            return new ModelVersionStatus(name, version, ModelState.Failed, $"{path} is missing.", null);
+        }
+
+        try
+        {
+            ServedModel model = ServedModel.Load(name, version, path, config, labels, runtime);
+            return new ModelVersionStatus(name, version, ModelState.Ready, null, model);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException or ArgumentException)
+        {
+            return new ModelVersionStatus(name, version, ModelState.Failed, e.Message, null);
+        }
+    }
+
+    private static ModelConfig ReadConfig(string modelDir)
+    {
+        string path = Path.Combine(modelDir, ModelConfig.FileName);
+        return File.Exists(path) ? ModelConfig.Parse(File.ReadAllText(path)) : ModelConfig.Default;
+    }
+
+    private static Dictionary<string, string[]> ReadLabels(string modelDir, ModelConfig config)
+    {
+        var labels = new Dictionary<string, string[]>();
+        foreach (var (output, file) in config.LabelFiles)
+        {
+            string path = Path.GetFullPath(Path.Combine(modelDir, file));
+            if (!path.StartsWith(Path.GetFullPath(modelDir) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new ModelConfigException($"label file '{file}' must be inside the model's folder.");
+            }
+
+            if (!File.Exists(path))
+            {
+                throw new ModelConfigException($"label file '{file}' for output '{output}' does not exist.");
+            }
+
+            labels[output] = File.ReadAllLines(path).Where(line => line.Length > 0).ToArray();
+        }
+
+        return labels;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Model {Model} version {Version} is ready on {Providers}")]
+        public static partial void VersionLoaded(ILogger logger, string model, long version, string providers);
+
+        [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "Model {Model} version {Version} failed to load: {Reason}")]
+        public static partial void VersionFailed(ILogger logger, string model, long version, string reason);
+    }
+}

@@ -1,0 +1,158 @@
+using System.Text.Json;
+
+namespace Quiver.Core.Models;
+
+/// <summary>
+/// Per-model settings from the optional <c>config.json</c> beside the version folders.
+/// Immutable, so a reload can swap it atomically.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>The file name looked for in a model's folder.</summary>
+    public const string FileName = "config.json";
+
+    /// <summary>Largest first dimension a request may have; 0 (the default) means the model is not batched.</summary>
+    public int MaxBatchSize { get; init; }
+
+    /// <summary>ONNX Runtime sessions serving this model in parallel. Defaults to 1.</summary>
+    public int InstanceCount { get; init; } = 1;
+
+    /// <summary>Threads inside one operator; 0 (the default) shares the cores evenly among instances.</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Threads across operators; 0 (the default) lets ONNX Runtime choose.</summary>
+    public int InterOpThreads { get; init; }
+
+    /// <summary>Execution providers in priority order: "cpu", "cuda", "tensorrt". Defaults to CPU only.</summary>
+    public IReadOnlyList<string> ExecutionProviders { get; init; } = ["cpu"];
+
+    /// <summary>Whether a provider that cannot be loaded is skipped (true, the default) or fails the model.</summary>
+    public bool FallbackToCpu { get; init; } = true;
+
+    /// <summary>Label files per output name, relative to the model folder, one label per line.</summary>
+    public IReadOnlyDictionary<string, string> LabelFiles { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The defaults, used when a model has no config.json.</summary>
+    public static ModelConfig Default { get; } = new();
+
+    /// <summary>Reads a config.json; every problem found is reported in one exception.</summary>
+    public static ModelConfig Parse(string json)
+    {
+        var errors = new List<string>();
+        var config = new ModelConfig();
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(json).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new ModelConfigException($"config.json is not valid JSON: {e.Message}");
+        }
+
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelConfigException("config.json must be a JSON object.");
+        }
+
+        foreach (JsonProperty property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "max_batch_size":
+                    config = config with { MaxBatchSize = ReadInt(property, 0, errors) };
+                    break;
+                case "instance_count":
+                    config = config with { InstanceCount = ReadInt(property, 1, errors) };
+                    break;
+                case "intra_op_threads":
+                    config = config with { IntraOpThreads = ReadInt(property, 0, errors) };
+                    break;
+                case "inter_op_threads":
+                    config = config with { InterOpThreads = ReadInt(property, 0, errors) };
+                    break;
+                case "execution_providers":
+                    config = config with { ExecutionProviders = ReadStrings(property, errors) };
+                    break;
+                case "fallback_to_cpu":
+                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        config = config with { FallbackToCpu = property.Value.GetBoolean() };
+                    }
+                    else
+                    {
+                        errors.Add("'fallback_to_cpu' must be true or false");
+                    }
+
+                    break;
+                case "label_files":
+                    config = config with { LabelFiles = ReadStringMap(property, errors) };
+                    break;
+                default:
+                    errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, execution_providers, fallback_to_cpu, label_files)");
+                    break;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ModelConfigException("config.json: " + string.Join("; ", errors) + ".");
+        }
+
+        return config;
+    }
+
+    private static int ReadInt(JsonProperty property, int minimum, List<string> errors)
+    {
+        if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt32(out int value) && value >= minimum)
+        {
+            return value;
+        }
+
+        errors.Add($"'{property.Name}' must be an integer >= {minimum}, got {property.Value.GetRawText()}");
+        return minimum;
+    }
+
+    private static string[] ReadStrings(JsonProperty property, List<string> errors)
+    {
+        if (property.Value.ValueKind == JsonValueKind.Array &&
+            property.Value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+        {
+            string[] values = property.Value.EnumerateArray().Select(e => e.GetString()!).ToArray();
+            if (values.Length > 0)
+            {
+                return values;
+            }
+        }
+
+        errors.Add($"'{property.Name}' must be a non-empty array of strings, e.g. [\"cuda\", \"cpu\"]");
+        return ["cpu"];
+    }
+
+    private static Dictionary<string, string> ReadStringMap(JsonProperty property, List<string> errors)
+    {
+        var map = new Dictionary<string, string>();
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add($"'{property.Name}' must map output names to file names, e.g. {{\"probabilities\": \"labels.txt\"}}");
+            return map;
+        }
+
+        foreach (JsonProperty entry in property.Value.EnumerateObject())
+        {
+            if (entry.Value.ValueKind == JsonValueKind.String)
+            {
+                map[entry.Name] = entry.Value.GetString()!;
+            }
+            else
+            {
+                errors.Add($"'{property.Name}.{entry.Name}' must be a file name");
+            }
+        }
+
+        return map;
+    }
+}
+
+/// <summary>A config.json that cannot be used, with every problem in the message.</summary>
+public sealed class ModelConfigException(string message) : Exception(message);

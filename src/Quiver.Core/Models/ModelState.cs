@@ -1,0 +1,14 @@
+namespace Quiver.Core.Models;
+
+/// <summary>Where a model version stands.</summary>
+public enum ModelState
+{
+    /// <summary>Loaded and serving.</summary>
+    Ready,
+
+    /// <summary>Could not be loaded; the reason says why.</summary>
+    Failed,
+}
+
+/// <summary>One version found in the repository, loaded or not.</summary>
+public sealed record ModelVersionStatus(string ModelName, long Version, ModelState State, string? Reason, ServedModel? Model);

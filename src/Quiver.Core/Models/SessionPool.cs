@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using Quiver.Onnx;
+
+namespace Quiver.Core.Models;
+
+/// <summary>
+/// The ONNX Runtime sessions (instances) of one model version. Each instance runs one request at a
+/// time, as Triton's instances do; callers wait for a free one.
+/// </summary>
+internal sealed class SessionPool : IDisposable
+{
+    private readonly InferenceSession[] _all;
+    private readonly ConcurrentQueue<InferenceSession> _free;
+    private readonly SemaphoreSlim _available;
+
+    public SessionPool(InferenceSession[] sessions)
+    {
+        _all = sessions;
+        _free = new ConcurrentQueue<InferenceSession>(sessions);
+        _available = new SemaphoreSlim(sessions.Length, sessions.Length);
+    }
+
+    /// <summary>Any one instance, for reading metadata that every instance shares.</summary>
+    public InferenceSession First => _all[0];
+
+    /// <summary>Runs on the next free instance.</summary>
+    public async ValueTask<TensorValue[]> RunAsync(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
+    {
+        await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _free.TryDequeue(out InferenceSession? session);
+        try
+        {
+            return session!.Run(inputs, outputNames, cancellationToken);
+        }
+        finally
+        {
+            _free.Enqueue(session!);
+            _available.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (InferenceSession session in _all)
+        {
+            session.Dispose();
+        }
+
+        _available.Dispose();
+    }
+}

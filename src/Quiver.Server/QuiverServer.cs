@@ -1,0 +1,138 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Quiver.Core;
+using Quiver.Core.Models;
+using Quiver.Onnx;
+using Quiver.Server.Rest;
+
+namespace Quiver.Server;
+
+/// <summary>A running Quiver server: the model repository loaded, Kestrel listening.</summary>
+public sealed partial class QuiverServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private QuiverServer(WebApplication app, ModelCatalog catalog, Uri httpAddress)
+    {
+        _app = app;
+        Catalog = catalog;
+        HttpAddress = httpAddress;
+    }
+
+    /// <summary>The models being served.</summary>
+    public ModelCatalog Catalog { get; }
+
+    /// <summary>The HTTP address actually bound (with the real port when 0 was asked for).</summary>
+    public Uri HttpAddress { get; }
+
+    /// <summary>
+    /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
+    /// Throws <see cref="ServerStartException"/> with every problem when it cannot start.
+    /// </summary>
+    public static async Task<QuiverServer> StartAsync(QuiverServerOptions options, Action<ILoggingBuilder>? configureLogging = null,
+        CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ServerStartException(errors);
+        }
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (configureLogging is null)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+        else
+        {
+            configureLogging(builder.Logging);
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+            if (options.Host == "localhost")
+            {
+                kestrel.ListenLocalhost(options.HttpPort);
+            }
+            else
+            {
+                kestrel.Listen(IPAddress.Parse(options.Host), options.HttpPort);
+            }
+        });
+
+        WebApplication app = builder.Build();
+        ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
+        ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
+
+        OnnxRuntime runtime;
+        ModelCatalog catalog;
+        try
+        {
+            runtime = OnnxRuntime.Initialize(loggerFactory);
+            Log.RuntimeLoaded(logger, runtime.Version, runtime.LibraryPath, string.Join(", ", runtime.AvailableProviders));
+            catalog = ModelCatalog.Load(options.ModelRepository, runtime, loggerFactory.CreateLogger("Quiver.Models"));
+        }
+        catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException)
+        {
+            await app.DisposeAsync();
+            throw new ServerStartException([e.Message]);
+        }
+
+        var service = new InferenceService(catalog);
+        app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.MapV2(service, options);
+        app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
+            $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            catalog.Dispose();
+            await app.DisposeAsync();
+            throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
+        }
+
+        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var server = new QuiverServer(app, catalog, new Uri(address));
+        Log.Listening(logger, address, catalog.RepositoryPath);
+        return server;
+    }
+
+    /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Catalog.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "ONNX Runtime {Version} loaded from {Path} (providers: {Providers})")]
+        public static partial void RuntimeLoaded(ILogger logger, string version, string path, string providers);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address}, serving {Repository}")]
+        public static partial void Listening(ILogger logger, string address, string repository);
+    }
+}
+
+/// <summary>The server could not start; <see cref="Exception.Message"/> lists every reason.</summary>
+public sealed class ServerStartException(IReadOnlyList<string> errors)
+    : Exception(string.Join(Environment.NewLine, errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}

@@ -1,0 +1,64 @@
+using System.Net;
+
+namespace Quiver.Server;
+
+/// <summary>Server settings, bound from the command line in one place and validated at start.</summary>
+public sealed record QuiverServerOptions
+{
+    /// <summary>The model repository served. Defaults to examples/models, relative to the working directory.</summary>
+    public string ModelRepository { get; init; } = Path.Combine("examples", "models");
+
+    /// <summary>The address to listen on. Defaults to loopback only.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>The HTTP port. Defaults to 8000, Triton's, so existing tools find it; 0 picks a free port.</summary>
+    public int HttpPort { get; init; } = 8000;
+
+    /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
+    public string DataDirectory { get; init; } = ".quiver";
+
+    /// <summary>The largest request body accepted, in bytes; larger ones get 413. Defaults to 64 MiB.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Whether a non-loopback address may be bound with no authentication. Defaults to false: secure
+    /// by default, since authentication does not exist yet.
+    /// </summary>
+    public bool AllowUnauthenticatedRemote { get; init; }
+
+    /// <summary>Every problem with these options, so they can be reported together.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (HttpPort is < 0 or > 65535)
+        {
+            errors.Add($"--http-port must be between 0 and 65535, got {HttpPort}.");
+        }
+
+        if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)
+        {
+            errors.Add($"--max-request-bytes must be between 1024 and {int.MaxValue}, got {MaxRequestBodyBytes}.");
+        }
+
+        if (Host != "localhost" && !IPAddress.TryParse(Host, out _))
+        {
+            errors.Add($"--host must be an IP address or 'localhost', got '{Host}'.");
+        }
+        else if (!IsLoopback && !AllowUnauthenticatedRemote)
+        {
+            errors.Add($"--host {Host} is not a loopback address, and Quiver has no authentication configured: " +
+                "anyone on the network could call the models. Bind 127.0.0.1, or pass --allow-unauthenticated " +
+                "if the network in front of Quiver already controls access.");
+        }
+
+        if (string.IsNullOrWhiteSpace(ModelRepository))
+        {
+            errors.Add("--model-repository must name a directory.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>True when <see cref="Host"/> is reachable only from this machine.</summary>
+    public bool IsLoopback => Host == "localhost" || (IPAddress.TryParse(Host, out IPAddress? address) && IPAddress.IsLoopback(address));
+}

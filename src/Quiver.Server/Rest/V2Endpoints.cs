@@ -1,0 +1,99 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Quiver.Core;
+using Quiver.Core.Models;
+using Quiver.Core.Tensors;
+
+namespace Quiver.Server.Rest;
+
+/// <summary>The Open Inference Protocol (KServe v2) REST endpoints. Decoding and status mapping only; no business logic.</summary>
+internal static class V2Endpoints
+{
+    /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
+    private static readonly string[] s_extensions = ["classification"];
+
+    public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
+    {
+        ModelCatalog catalog = service.Catalog;
+        routes.MapGet("/v2", (HttpContext context) =>
+            WriteJsonAsync(context, 200, w => InferenceJson.WriteServerMetadata(w, "quiver", ServerInfo.Version, s_extensions)));
+        routes.MapGet("/v2/health/live", () => Results.Ok());
+        routes.MapGet("/v2/health/ready", () => Results.Ok());
+
+        routes.MapGet("/v2/models/{model}", (HttpContext context, string model) =>
+            ModelMetadataAsync(context, catalog, model, null));
+        routes.MapGet("/v2/models/{model}/versions/{version}", (HttpContext context, string model, string version) =>
+            ModelMetadataAsync(context, catalog, model, version));
+        routes.MapGet("/v2/models/{model}/ready", (HttpContext context, string model) =>
+            ModelReadyAsync(context, catalog, model, null));
+        routes.MapGet("/v2/models/{model}/versions/{version}/ready", (HttpContext context, string model, string version) =>
+            ModelReadyAsync(context, catalog, model, version));
+
+        routes.MapPost("/v2/models/{model}/infer", (HttpContext context, string model) =>
+            InferAsync(context, service, options, model, null));
+        routes.MapPost("/v2/models/{model}/versions/{version}/infer", (HttpContext context, string model, string version) =>
+            InferAsync(context, service, options, model, version));
+    }
+
+    private static async Task InferAsync(HttpContext context, InferenceService service, QuiverServerOptions options, string model, string? version)
+    {
+        InferenceRequest request;
+        using (RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
+        {
+            request = InferenceJson.ReadRequest(body.Span, model, version);
+        }
+
+        InferResult result = await service.InferAsync(request, context.RequestAborted);
+        if (result.Error is { } error)
+        {
+            await WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+            return;
+        }
+
+        await WriteJsonAsync(context, 200, w => InferenceJson.WriteResponse(w, result.Response!));
+    }
+
+    private static Task ModelMetadataAsync(HttpContext context, ModelCatalog catalog, string model, string? version)
+    {
+        ServedModel? served = catalog.Find(model, version, out InferenceError? error);
+        if (served is null)
+        {
+            return WriteErrorAsync(context, ErrorStatus.For(error!.Kind), error.Message);
+        }
+
+        string[] versions = version is null
+            ? catalog.Models[model].Where(v => v.State == ModelState.Ready).Select(v => v.Version.ToString(CultureInfo.InvariantCulture)).ToArray()
+            : [served.Version.ToString(CultureInfo.InvariantCulture)];
+        return WriteJsonAsync(context, 200, w =>
+            InferenceJson.WriteModelMetadata(w, served.Name, versions, ServedModel.Platform, served.Inputs, served.Outputs));
+    }
+
+    // The protocol's readiness answers are status codes: 200 for ready, a 4xx for not ready.
+    private static Task ModelReadyAsync(HttpContext context, ModelCatalog catalog, string model, string? version)
+    {
+        ServedModel? served = catalog.Find(model, version, out InferenceError? error);
+        if (served is not null)
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            return Task.CompletedTask;
+        }
+
+        int status = error!.Kind == ErrorKind.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
+        return WriteErrorAsync(context, status, error.Message);
+    }
+
+    /// <summary>Writes JSON straight into the response pipe, without an intermediate string.</summary>
+    internal static async Task WriteJsonAsync(HttpContext context, int status, Action<System.Buffers.IBufferWriter<byte>> write)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        write(context.Response.BodyWriter);
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>Writes the protocol's error object, <c>{"error": "..."}</c>.</summary>
+    internal static Task WriteErrorAsync(HttpContext context, int status, string message) =>
+        WriteJsonAsync(context, status, w => InferenceJson.WriteError(w, message));
+}

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Quiver.Cli.Tests;
+
+/// <summary>The <c>quiver</c> executable, run as a separate process exactly as the README says.</summary>
+public sealed class ServeCommandTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Help_DocumentsServeAndItsOptions()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--help");
+
+        Assert.Equal(0, await quiver.WaitForExitAsync(s_timeout));
+        foreach (string option in new[] { "--model-repository", "--host", "--http-port", "--data-dir", "--max-request-bytes" })
+        {
+            Assert.Contains(option, quiver.Output);
+        }
+    }
+
+    [Fact]
+    public async Task RootHelp_ListsServe()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("--help");
+
+        Assert.Equal(0, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains("serve", quiver.Output);
+    }
+
+    [Fact]
+    public async Task Serve_WithDefaults_ServesTheExamplesAndStopsOnSigterm()
+    {
+        int port = FreePort();
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await quiver.WaitForOutputAsync("listening on", s_timeout);
+
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        string request = File.ReadAllText(Path.Combine(QuiverProcess.RepositoryRoot, "examples", "requests", "iris.json"));
+        using HttpResponseMessage response = await client.PostAsync("/v2/models/iris/infer", new StringContent(request, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        JsonNode body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("probabilities", (string?)body["outputs"]![0]!["name"]);
+
+        Assert.Contains("libonnxruntime", quiver.Output);
+        Assert.Contains("Model iris version 1 is ready", quiver.Output);
+        Assert.Contains("Model text_echo version 1 is ready", quiver.Output);
+
+        quiver.Terminate();
+        Assert.Equal(0, await quiver.WaitForExitAsync(s_timeout));
+    }
+
+    [Fact]
+    public async Task Serve_NonLoopbackHost_ExitsWithTheReason()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--host", "0.0.0.0", "--http-port", "0");
+
+        Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains("not a loopback address", quiver.Error);
+    }
+
+    [Fact]
+    public async Task Serve_MissingRepository_ExitsNamingIt()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--model-repository", "no/such/dir", "--http-port", "0");
+
+        Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains("no/such/dir", quiver.Error);
+    }
+
+    [Fact]
+    public async Task Serve_WrongOrtLibrary_ExitsWithOneClearError()
+    {
+        using QuiverProcess quiver = QuiverProcess.StartWithEnvironment(
+            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = "/no/such/libonnxruntime.so" }, "serve", "--http-port", "0");
+
+        Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains("/no/such/libonnxruntime.so", quiver.Error);
+        Assert.Contains("QUIVER_ORT_LIBRARY", quiver.Error);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

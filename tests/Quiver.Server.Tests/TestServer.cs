@@ -1,0 +1,69 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace Quiver.Server.Tests;
+
+/// <summary>A real Quiver server on a free loopback port, with an HttpClient pointed at it.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private TestServer(QuiverServer server)
+    {
+        Server = server;
+        Client = new HttpClient { BaseAddress = server.HttpAddress };
+    }
+
+    public QuiverServer Server { get; }
+
+    public HttpClient Client { get; }
+
+    public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
+    {
+        var options = new QuiverServerOptions { ModelRepository = repository, HttpPort = 0 };
+        options = configure?.Invoke(options) ?? options;
+        QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        return new TestServer(server);
+    }
+
+    /// <summary>POSTs a JSON body and returns the status and the parsed response body.</summary>
+    public async Task<(int Status, JsonNode? Body)> PostAsync(string path, string json)
+    {
+        using var content = new StringContent(json, Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using HttpResponseMessage response = await Client.PostAsync(path, content);
+        return ((int)response.StatusCode, await ReadJsonAsync(response));
+    }
+
+    /// <summary>GETs a path and returns the status and the parsed response body.</summary>
+    public async Task<(int Status, JsonNode? Body)> GetAsync(string path)
+    {
+        using HttpResponseMessage response = await Client.GetAsync(path);
+        return ((int)response.StatusCode, await ReadJsonAsync(response));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Server.DisposeAsync();
+    }
+
+    private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response)
+    {
+        string text = await response.Content.ReadAsStringAsync();
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            throw new Xunit.Sdk.XunitException($"HTTP {(int)response.StatusCode} body is not JSON: {text}");
+        }
+    }
+}
