@@ -24,6 +24,10 @@ public static class OnnxModel
         return Parse(File.ReadAllBytes(path), path);
     }
 
+    /// <summary>Loads a model from its serialized bytes (e.g. an upload); <paramref name="source"/> names it in error messages.</summary>
+    /// <exception cref="OnnxModelFormatException">The bytes are not a parsable ONNX model.</exception>
+    public static ModelProto Load(byte[] bytes, string source = "<buffer>") => Parse(bytes, source);
+
     /// <summary>Parses a serialized model; <paramref name="source"/> names it in error messages.</summary>
     /// <exception cref="OnnxModelFormatException">The bytes are not a parsable ONNX model.</exception>
     public static ModelProto Parse(ReadOnlySpan<byte> bytes, string source = "<buffer>")

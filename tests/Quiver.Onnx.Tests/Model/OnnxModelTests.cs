@@ -82,6 +82,14 @@ public sealed class OnnxModelTests : IDisposable
     }
 
     [Fact]
+    public void Load_Bytes_ParsesTheModel()
+    {
+        var model = SampleModels.MultiInputOutput().Build();
+
+        Assert.Equal(model, OnnxModel.Load(model.ToByteArray()));
+    }
+
+    [Fact]
     public void Load_MissingFile_ThrowsFileNotFound()
     {
         Assert.Throws<FileNotFoundException>(() => OnnxModel.Load(Path.Combine(_directory, "absent.onnx")));
