@@ -110,6 +110,7 @@ public static class SampleModels
     /// <summary>
     /// Input "input" → Add a scalar constant "addend" → output "output", of a numeric <paramref name="type"/>
     /// (not String or Bool) and shape <paramref name="dims"/>, which defaults to ["batch"].
+    /// ONNX Runtime's CPU provider has no BFloat16 Add, so that variant loads only where a provider has one.
     /// </summary>
     /// <param name="type">The element type of input, constant and output.</param>
     /// <param name="value">The constant, converted to <paramref name="type"/> (truncated for integers).</param>
