@@ -6,7 +6,7 @@ namespace Quiver.Onnx.Model;
 /// <summary>Reads and writes ONNX model files as <see cref="ModelProto"/> messages, for inspection and graph rewriting.</summary>
 public static class OnnxModel
 {
-    // Protobuf's own limit is 2 GiB; ONNX models past it must use external data, which we read lazily.
+    // Protobuf caps a message at 2 GiB; larger models keep weights as external data, which this library does not read yet.
     private const int MaxBytesInMemory = int.MaxValue;
 
     /// <summary>Loads a model file.</summary>
