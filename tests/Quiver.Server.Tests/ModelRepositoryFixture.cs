@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
 
@@ -18,8 +17,8 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
     public static readonly float[,] W2 = { { 1f, -1f }, { 0.5f, 0.25f }, { -0.75f, 1.5f } };
     public static readonly float[] B2 = [0.2f, -0.1f];
 
-    public const float Fp16Scale = 1.5f;
-    public const float Fp16Bias = -0.25f;
+    public static readonly Half[] Fp16Scale = [(Half)1.5f, (Half)(-2f), (Half)0.5f, (Half)3f];
+    public static readonly Half[] Fp16Bias = [(Half)(-0.25f), (Half)1f, (Half)0f, (Half)0.125f];
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "quiver-tests-" + Guid.NewGuid().ToString("N"));
 
@@ -68,10 +67,10 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
         TensorElementType.Double, TensorElementType.String,
     ];
 
-    private void Write(string model, int version, Google.Protobuf.IMessage onnx)
+    private void Write(string model, int version, ModelBuilder onnx)
     {
         string dir = Path.Combine(_root, model, version.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Directory.CreateDirectory(dir);
-        File.WriteAllBytes(Path.Combine(dir, "model.onnx"), onnx.ToByteArray());
+        onnx.Save(Path.Combine(dir, "model.onnx"));
     }
 }

@@ -183,9 +183,7 @@ public sealed class InferenceEndpointTests(ModelRepositoryFixture fixture) : ICl
         Assert.Equal(200, status);
         JsonNode output = response!["outputs"]![0]!;
         Assert.Equal("FP16", (string?)output["datatype"]);
-        Half scale = (Half)ModelRepositoryFixture.Fp16Scale;
-        Half bias = (Half)ModelRepositoryFixture.Fp16Bias;
-        float[] expected = x.Select(v => (float)((v * scale) + bias)).ToArray();
+        float[] expected = x.Select((v, i) => (float)((v * ModelRepositoryFixture.Fp16Scale[i]) + ModelRepositoryFixture.Fp16Bias[i])).ToArray();
         Assert.Equal(expected, output["data"]!.AsArray().Select(v => (float)v!));
     }
 

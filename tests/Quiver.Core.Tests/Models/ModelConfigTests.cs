@@ -1,0 +1,62 @@
+using Quiver.Core.Models;
+
+namespace Quiver.Core.Tests.Models;
+
+public sealed class ModelConfigTests
+{
+    [Fact]
+    public void Parse_EmptyObject_GivesDefaults()
+    {
+        ModelConfig config = ModelConfig.Parse("{}");
+
+        Assert.Equal(ModelConfig.Default, config with { ExecutionProviders = ModelConfig.Default.ExecutionProviders, LabelFiles = ModelConfig.Default.LabelFiles });
+        Assert.Equal(0, config.MaxBatchSize);
+        Assert.Equal(1, config.InstanceCount);
+        Assert.Equal(["cpu"], config.ExecutionProviders);
+        Assert.True(config.FallbackToCpu);
+    }
+
+    [Fact]
+    public void Parse_EverySetting_IsRead()
+    {
+        ModelConfig config = ModelConfig.Parse("""
+            {"max_batch_size": 64, "instance_count": 3, "intra_op_threads": 2, "inter_op_threads": 1,
+             "execution_providers": ["cuda", "cpu"], "fallback_to_cpu": false, "label_files": {"probabilities": "labels.txt"}}
+            """);
+
+        Assert.Equal(64, config.MaxBatchSize);
+        Assert.Equal(3, config.InstanceCount);
+        Assert.Equal(2, config.IntraOpThreads);
+        Assert.Equal(1, config.InterOpThreads);
+        Assert.Equal(["cuda", "cpu"], config.ExecutionProviders);
+        Assert.False(config.FallbackToCpu);
+        Assert.Equal("labels.txt", config.LabelFiles["probabilities"]);
+    }
+
+    [Fact]
+    public void Parse_SeveralProblems_ReportsThemAllAtOnce()
+    {
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse("""
+            {"max_batch_size": -1, "instance_count": 0, "instanse_count": 2, "execution_providers": [], "fallback_to_cpu": "yes", "label_files": ["x"]}
+            """));
+
+        Assert.Contains("'max_batch_size' must be an integer >= 0, got -1", error.Message);
+        Assert.Contains("'instance_count' must be an integer >= 1, got 0", error.Message);
+        Assert.Contains("unknown setting 'instanse_count'", error.Message);
+        Assert.Contains("'execution_providers' must be a non-empty array", error.Message);
+        Assert.Contains("'fallback_to_cpu' must be true or false", error.Message);
+        Assert.Contains("'label_files' must map output names", error.Message);
+    }
+
+    [Theory]
+    [InlineData("{", "not valid JSON")]
+    [InlineData("[1]", "must be a JSON object")]
+    [InlineData("""{"max_batch_size": 1.5}""", "'max_batch_size' must be an integer")]
+    [InlineData("""{"max_batch_size": "8"}""", "'max_batch_size' must be an integer")]
+    public void Parse_Malformed_SaysWhatWasExpected(string json, string message)
+    {
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse(json));
+
+        Assert.Contains(message, error.Message);
+    }
+}
