@@ -75,7 +75,7 @@ public sealed class TensorValue
     /// <summary>The elements as <typeparamref name="T"/>, which must match <see cref="ElementType"/> in size.</summary>
     public ReadOnlySpan<T> AsSpan<T>() where T : unmanaged
     {
-        if (ElementType == TensorElementType.String || Marshal.SizeOf<T>() != ElementTypes.SizeOf(ElementType))
+        if (ElementType == TensorElementType.String || System.Runtime.CompilerServices.Unsafe.SizeOf<T>() != ElementTypes.SizeOf(ElementType))
         {
             throw new InvalidOperationException($"a {ElementType} tensor cannot be read as {typeof(T).Name}.");
         }
