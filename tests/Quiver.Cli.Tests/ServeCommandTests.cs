@@ -82,6 +82,21 @@ public sealed class ServeCommandTests
         Assert.Contains("QUIVER_ORT_LIBRARY", quiver.Error);
     }
 
+    [Theory]
+    [InlineData("README.md", "could not be loaded as a shared library")]
+    [InlineData("/lib/x86_64-linux-gnu/libz.so.1", "does not export OrtGetApiBase")]
+    public async Task Serve_FileThatIsNotOnnxRuntime_ExitsSayingWhy(string library, string reason)
+    {
+        string path = Path.GetFullPath(library, QuiverProcess.RepositoryRoot);
+        Assert.True(File.Exists(path), $"test precondition: {path} exists");
+        using QuiverProcess quiver = QuiverProcess.StartWithEnvironment(
+            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = path }, "serve", "--http-port", "0");
+
+        Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains(path, quiver.Error);
+        Assert.Contains(reason, quiver.Error);
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

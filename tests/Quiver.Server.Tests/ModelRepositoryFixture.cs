@@ -30,7 +30,7 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
     {
         Write("mlp", 1, SampleModels.Mlp(W1, B1, W2, B2));
         File.WriteAllText(Path.Combine(_root, "mlp", "config.json"),
-            $$"""{"max_batch_size": {{MaxBatchSize}}, "instance_count": 2, "label_files": {"probabilities": "labels.txt"}}""");
+            $$$"""{"max_batch_size": {{{MaxBatchSize}}}, "instance_count": 2, "label_files": {"probabilities": "labels.txt"}}""");
         File.WriteAllLines(Path.Combine(_root, "mlp", "labels.txt"), ["cat", "dog"]);
         Write("mlp", 2, SampleModels.Mlp(W1, B1, W2, B2, softmax: false));
 

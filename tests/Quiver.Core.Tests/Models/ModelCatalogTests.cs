@@ -11,7 +11,13 @@ public sealed class ModelCatalogTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "quiver-catalog-" + Guid.NewGuid().ToString("N"));
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
 
     private void WriteModel(string model, string version, ModelBuilder onnx)
     {

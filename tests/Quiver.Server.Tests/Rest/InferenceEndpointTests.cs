@@ -48,8 +48,8 @@ public sealed class InferenceEndpointTests(ModelRepositoryFixture fixture) : ICl
     public async Task Infer_ClassificationParameter_ReturnsTopKWithLabels()
     {
         float[] row = [5.1f, 3.5f, 1.4f, 0.2f];
-        string body = $$"""
-            {"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":{{Json([row])}}}],
+        string body = $$$"""
+            {"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":{{{Json([row])}}}}],
              "outputs":[{"name":"probabilities","parameters":{"classification":2}}]}
             """;
 
