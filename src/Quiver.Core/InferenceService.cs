@@ -42,9 +42,10 @@ public sealed class InferenceService(ModelCatalog catalog)
         {
             return await model.InferAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        catch (OnnxRuntimeException e) when (e.ErrorCode == OrtErrorCode.InvalidArgument)
+        catch (OnnxRuntimeException e) when (e.ErrorCode is OrtErrorCode.InvalidArgument or OrtErrorCode.Fail)
         {
-            // Shapes that fit each input alone but not the graph (e.g. two inputs with different batch sizes).
+            // Shapes that fit each input alone but not the graph (e.g. two inputs that cannot broadcast):
+            // ORT reports these as INVALID_ARGUMENT, or as FAIL from the kernel that hit them.
             return new InferenceError(ErrorKind.InvalidArgument, $"model '{model.Name}' rejected the request: {e.Message}");
         }
         catch (OnnxRuntimeException e)

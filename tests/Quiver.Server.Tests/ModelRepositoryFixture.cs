@@ -32,7 +32,10 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
         File.WriteAllText(Path.Combine(_root, "mlp", "config.json"),
             $$$"""{"max_batch_size": {{{MaxBatchSize}}}, "instance_count": 2, "label_files": {"probabilities": "labels.txt"}}""");
         File.WriteAllLines(Path.Combine(_root, "mlp", "labels.txt"), ["cat", "dog"]);
-        Write("mlp", 2, SampleModels.Mlp(W1, B1, W2, B2, softmax: false));
+
+        // Two versions with different outputs: requests without a version go to the highest.
+        Write("mlp_versions", 1, SampleModels.Mlp(W1, B1, W2, B2));
+        Write("mlp_versions", 2, SampleModels.Mlp(W1, B1, W2, B2, softmax: false));
 
         foreach (TensorElementType type in IdentityTypes)
         {

@@ -34,7 +34,7 @@ public sealed class BadInputTests(ModelRepositoryFixture fixture) : IClassFixtur
         { "mlp", Mlp("[9,4]", "FP32", "[" + string.Join(",", Enumerable.Repeat("1", 36)) + "]"), ["batch size 9", "max_batch_size 8"] },
         { "mlp", """{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"nope"}]}""", ["'nope'", "probabilities"] },
         { "mlp", """{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"probabilities","parameters":{"classification":0}}]}""", ["classification", "at least 1"] },
-        { "multi_io", """{"inputs":[{"name":"a","shape":[1,3],"datatype":"INT64","data":[1,2,3]},{"name":"b","shape":[2,3],"datatype":"INT64","data":[1,2,3,4,5,6]},{"name":"flag","shape":[1,3],"datatype":"BOOL","data":[true,true,true]}]}""", ["multi_io"] },
+        { "multi_io", """{"inputs":[{"name":"a","shape":[2,3],"datatype":"INT64","data":[1,2,3,4,5,6]},{"name":"b","shape":[3,3],"datatype":"INT64","data":[1,2,3,4,5,6,7,8,9]},{"name":"flag","shape":[2,3],"datatype":"BOOL","data":[true,true,true,true,true,true]}]}""", ["multi_io", "broadcast"] },
     };
 
     [Theory]

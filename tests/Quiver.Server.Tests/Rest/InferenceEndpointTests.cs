@@ -35,7 +35,7 @@ public sealed class InferenceEndpointTests(ModelRepositoryFixture fixture) : ICl
         float[] row = [1f, 2f, 3f, 4f];
         string body = $$"""{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":{{Json([row])}}}]}""";
 
-        var (status, response) = await _server.PostAsync("/v2/models/mlp/infer", body);
+        var (status, response) = await _server.PostAsync("/v2/models/mlp_versions/infer", body);
 
         Assert.Equal(200, status);
         Assert.Equal("2", (string?)response!["model_version"]);

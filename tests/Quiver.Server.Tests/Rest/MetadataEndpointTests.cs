@@ -30,10 +30,10 @@ public sealed class MetadataEndpointTests(ModelRepositoryFixture fixture) : ICla
     [Fact]
     public async Task ModelMetadata_ListsReadyVersionsAndSignature()
     {
-        var (status, body) = await _server.GetAsync("/v2/models/mlp");
+        var (status, body) = await _server.GetAsync("/v2/models/mlp_versions");
 
         Assert.Equal(200, status);
-        Assert.Equal("mlp", (string?)body!["name"]);
+        Assert.Equal("mlp_versions", (string?)body!["name"]);
         Assert.Equal("onnxruntime_onnx", (string?)body["platform"]);
         Assert.Equal("""["1","2"]""", body["versions"]!.ToJsonString());
         JsonNode input = body["inputs"]![0]!;

@@ -1,0 +1,308 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Quiver.Core.Tensors;
+
+namespace Quiver.Server.Rest;
+
+/// <summary>
+/// The Open Inference Protocol's JSON bodies: requests decoded straight into tensors' raw bytes, responses
+/// and metadata written straight into the response pipe.
+/// </summary>
+internal static class InferenceJson
+{
+    // JSON responses are served as application/json, never embedded in HTML, so non-ASCII text can stay readable.
+    private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Decodes an inference request; throws <see cref="InferenceException"/> saying what is wrong.</summary>
+    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, string model, string? version)
+    {
+        try
+        {
+            return InferenceRequestReader.Read(json, model, version);
+        }
+        catch (JsonException e)
+        {
+            throw InferenceException.InvalidArgument($"malformed JSON: {e.Message}");
+        }
+    }
+
+    public static void WriteResponse(IBufferWriter<byte> output, InferenceResponse response)
+    {
+        using var writer = new Utf8JsonWriter(output, s_writerOptions);
+        writer.WriteStartObject();
+        writer.WriteString("model_name", response.ModelName);
+        writer.WriteString("model_version", response.ModelVersion);
+        if (response.Id is not null)
+        {
+            writer.WriteString("id", response.Id);
+        }
+
+        WriteParameters(writer, response.Parameters);
+        writer.WriteStartArray("outputs");
+        foreach (InferenceTensor tensor in response.Outputs)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", tensor.Name);
+            writer.WriteString("datatype", tensor.DataType.Name());
+            WriteShape(writer, tensor.Shape);
+            WriteParameters(writer, tensor.Parameters);
+            writer.WritePropertyName("data");
+            WriteData(writer, tensor);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    public static void WriteError(IBufferWriter<byte> output, string message)
+    {
+        using var writer = new Utf8JsonWriter(output, s_writerOptions);
+        writer.WriteStartObject();
+        writer.WriteString("error", message);
+        writer.WriteEndObject();
+    }
+
+    public static void WriteServerMetadata(IBufferWriter<byte> output, string name, string version, string[] extensions)
+    {
+        using var writer = new Utf8JsonWriter(output, s_writerOptions);
+        writer.WriteStartObject();
+        writer.WriteString("name", name);
+        writer.WriteString("version", version);
+        writer.WriteStartArray("extensions");
+        foreach (string extension in extensions)
+        {
+            writer.WriteStringValue(extension);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    public static void WriteModelMetadata(IBufferWriter<byte> output, string name, string[] versions, string platform,
+        IReadOnlyList<TensorSpec> inputs, IReadOnlyList<TensorSpec> outputs)
+    {
+        using var writer = new Utf8JsonWriter(output, s_writerOptions);
+        writer.WriteStartObject();
+        writer.WriteString("name", name);
+        writer.WriteStartArray("versions");
+        foreach (string version in versions)
+        {
+            writer.WriteStringValue(version);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteString("platform", platform);
+        WriteSpecs(writer, "inputs", inputs);
+        WriteSpecs(writer, "outputs", outputs);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteSpecs(Utf8JsonWriter writer, string property, IReadOnlyList<TensorSpec> specs)
+    {
+        writer.WriteStartArray(property);
+        foreach (TensorSpec spec in specs)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", spec.Name);
+            writer.WriteString("datatype", spec.DataType.Name());
+            WriteShape(writer, spec.Shape);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteShape(Utf8JsonWriter writer, long[] shape)
+    {
+        writer.WriteStartArray("shape");
+        foreach (long dim in shape)
+        {
+            writer.WriteNumberValue(dim);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteParameters(Utf8JsonWriter writer, Parameters parameters)
+    {
+        if (parameters.Count == 0)
+        {
+            return;
+        }
+
+        writer.WriteStartObject("parameters");
+        foreach (var (key, value) in parameters)
+        {
+            switch (value)
+            {
+                case string s:
+                    writer.WriteString(key, s);
+                    break;
+                case long l:
+                    writer.WriteNumber(key, l);
+                    break;
+                case double d:
+                    writer.WritePropertyName(key);
+                    WriteFloat(writer, d);
+                    break;
+                case bool b:
+                    writer.WriteBoolean(key, b);
+                    break;
+            }
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteData(Utf8JsonWriter writer, InferenceTensor tensor)
+    {
+        writer.WriteStartArray();
+        ReadOnlySpan<byte> data = tensor.Data.Span;
+        switch (tensor.DataType)
+        {
+            case DataType.Bool:
+                foreach (byte b in data)
+                {
+                    writer.WriteBooleanValue(b != 0);
+                }
+
+                break;
+            case DataType.UInt8:
+                foreach (byte v in data)
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.Int8:
+                foreach (sbyte v in MemoryMarshal.Cast<byte, sbyte>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.UInt16:
+                foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.Int16:
+                foreach (short v in MemoryMarshal.Cast<byte, short>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.UInt32:
+                foreach (uint v in MemoryMarshal.Cast<byte, uint>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.Int32:
+                foreach (int v in MemoryMarshal.Cast<byte, int>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.UInt64:
+                foreach (ulong v in MemoryMarshal.Cast<byte, ulong>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.Int64:
+                foreach (long v in MemoryMarshal.Cast<byte, long>(data))
+                {
+                    writer.WriteNumberValue(v);
+                }
+
+                break;
+            case DataType.Fp16:
+                foreach (Half v in MemoryMarshal.Cast<byte, Half>(data))
+                {
+                    WriteFloat(writer, (float)v);
+                }
+
+                break;
+            case DataType.Bf16:
+                foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(data))
+                {
+                    WriteFloat(writer, BitConverter.UInt32BitsToSingle((uint)v << 16));
+                }
+
+                break;
+            case DataType.Fp32:
+                foreach (float v in MemoryMarshal.Cast<byte, float>(data))
+                {
+                    WriteFloat(writer, v);
+                }
+
+                break;
+            case DataType.Fp64:
+                foreach (double v in MemoryMarshal.Cast<byte, double>(data))
+                {
+                    WriteFloat(writer, v);
+                }
+
+                break;
+            case DataType.Bytes:
+                foreach (byte[] element in tensor.Bytes!)
+                {
+                    WriteBytesElement(writer, element);
+                }
+
+                break;
+        }
+
+        writer.WriteEndArray();
+    }
+
+    // JSON has no NaN or infinities; like Python's json module and Triton's clients, they are written as these strings.
+    private static void WriteFloat(Utf8JsonWriter writer, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    private static void WriteFloat(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    // A JSON string must be text: bytes that are not UTF-8 are written with U+FFFD in their place.
+    // Clients that need exact bytes use the binary tensor extension.
+    private static void WriteBytesElement(Utf8JsonWriter writer, byte[] element)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(element))
+        {
+            writer.WriteStringValue(element);
+        }
+        else
+        {
+            writer.WriteStringValue(Encoding.UTF8.GetString(element));
+        }
+    }
+}
