@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -172,60 +173,28 @@ internal static class InferenceJson
 
                 break;
             case DataType.UInt8:
-                foreach (byte v in data)
-                {
-                    writer.WriteNumberValue(v);
-                }
-
-                break;
-            case DataType.Int8:
-                foreach (sbyte v in MemoryMarshal.Cast<byte, sbyte>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
+                WriteUnsigned<byte>(writer, data);
                 break;
             case DataType.UInt16:
-                foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
-                break;
-            case DataType.Int16:
-                foreach (short v in MemoryMarshal.Cast<byte, short>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
+                WriteUnsigned<ushort>(writer, data);
                 break;
             case DataType.UInt32:
-                foreach (uint v in MemoryMarshal.Cast<byte, uint>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
-                break;
-            case DataType.Int32:
-                foreach (int v in MemoryMarshal.Cast<byte, int>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
+                WriteUnsigned<uint>(writer, data);
                 break;
             case DataType.UInt64:
-                foreach (ulong v in MemoryMarshal.Cast<byte, ulong>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
+                WriteUnsigned<ulong>(writer, data);
+                break;
+            case DataType.Int8:
+                WriteSigned<sbyte>(writer, data);
+                break;
+            case DataType.Int16:
+                WriteSigned<short>(writer, data);
+                break;
+            case DataType.Int32:
+                WriteSigned<int>(writer, data);
                 break;
             case DataType.Int64:
-                foreach (long v in MemoryMarshal.Cast<byte, long>(data))
-                {
-                    writer.WriteNumberValue(v);
-                }
-
+                WriteSigned<long>(writer, data);
                 break;
             case DataType.Fp16:
                 foreach (Half v in MemoryMarshal.Cast<byte, Half>(data))
@@ -265,6 +234,22 @@ internal static class InferenceJson
         }
 
         writer.WriteEndArray();
+    }
+
+    private static void WriteSigned<T>(Utf8JsonWriter writer, ReadOnlySpan<byte> data) where T : unmanaged, IBinaryInteger<T>
+    {
+        foreach (T value in MemoryMarshal.Cast<byte, T>(data))
+        {
+            writer.WriteNumberValue(long.CreateTruncating(value));
+        }
+    }
+
+    private static void WriteUnsigned<T>(Utf8JsonWriter writer, ReadOnlySpan<byte> data) where T : unmanaged, IBinaryInteger<T>
+    {
+        foreach (T value in MemoryMarshal.Cast<byte, T>(data))
+        {
+            writer.WriteNumberValue(ulong.CreateTruncating(value));
+        }
     }
 
     // JSON has no NaN or infinities; like Python's json module and Triton's clients, they are written as these strings.
