@@ -93,7 +93,8 @@ internal static unsafe class NativeSessionOptions
         }
     }
 
-    // CUDA and TensorRT take their options through their own V2 structs; every other provider through the generic call.
+    // CUDA and TensorRT go through their V2 option structs: ORT 1.30's generic call rejects both names
+    // ("Unknown provider name 'CUDA'"). Every other provider goes through the generic call.
     private static string Append(OrtApi api, nint options, ExecutionProviderSettings provider)
     {
         IReadOnlyDictionary<string, string> settings = provider.Options ?? new Dictionary<string, string>();
