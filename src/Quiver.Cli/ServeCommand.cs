@@ -24,6 +24,11 @@ public static class ServeCommand
             Description = "HTTP port for the KServe v2 REST API (0 picks a free port).",
             DefaultValueFactory = _ => defaults.HttpPort,
         };
+        var grpcPort = new Option<int>("--grpc-port")
+        {
+            Description = "gRPC port (HTTP/2 cleartext) for inference.GRPCInferenceService (0 picks a free port).",
+            DefaultValueFactory = _ => defaults.GrpcPort,
+        };
         var dataDir = new Option<string>("--data-dir")
         {
             Description = "Directory for Quiver's own state.",
@@ -39,9 +44,9 @@ public static class ServeCommand
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
         };
 
-        var command = new Command("serve", "Serve the models of a repository over KServe v2 REST.")
+        var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, dataDir, maxRequestBytes, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, dataDir, maxRequestBytes, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -50,6 +55,7 @@ public static class ServeCommand
                 ModelRepository = result.GetValue(repository)!,
                 Host = result.GetValue(host)!,
                 HttpPort = result.GetValue(httpPort),
+                GrpcPort = result.GetValue(grpcPort),
                 DataDirectory = result.GetValue(dataDir)!,
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -11,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Quiver.Core;
 using Quiver.Core.Models;
 using Quiver.Onnx;
+using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
 
 namespace Quiver.Server;
@@ -20,11 +22,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private QuiverServer(WebApplication app, ModelCatalog catalog, Uri httpAddress)
+    private QuiverServer(WebApplication app, ModelCatalog catalog, Uri httpAddress, Uri grpcAddress)
     {
         _app = app;
         Catalog = catalog;
         HttpAddress = httpAddress;
+        GrpcAddress = grpcAddress;
     }
 
     /// <summary>The models being served.</summary>
@@ -32,6 +35,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
     /// <summary>The HTTP address actually bound (with the real port when 0 was asked for).</summary>
     public Uri HttpAddress { get; }
+
+    /// <summary>The gRPC (HTTP/2 cleartext) address actually bound.</summary>
+    public Uri GrpcAddress { get; }
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -57,18 +63,17 @@ public sealed partial class QuiverServer : IAsyncDisposable
             configureLogging(builder.Logging);
         }
 
+        ListenOptions? httpListener = null;
+        ListenOptions? grpcListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
-            if (options.Host == "localhost")
-            {
-                kestrel.ListenLocalhost(options.HttpPort);
-            }
-            else
-            {
-                kestrel.Listen(IPAddress.Parse(options.Host), options.HttpPort);
-            }
+            // Without TLS there is no ALPN to offer HTTP/2 on the REST port; it serves HTTP/1.1.
+            httpListener = Listen(kestrel, options.Host, options.HttpPort, HttpProtocols.Http1);
+
+            // Cleartext gRPC clients speak HTTP/2 with prior knowledge, which needs an HTTP/2-only endpoint.
+            grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2);
         });
 
         WebApplication app = builder.Build();
@@ -92,6 +97,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var service = new InferenceService(catalog);
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
+        app.MapGrpc(new GrpcInferenceService(service, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
 
@@ -106,9 +112,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
 
-        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        var server = new QuiverServer(app, catalog, new Uri(address));
-        Log.Listening(logger, address, catalog.RepositoryPath);
+        var server = new QuiverServer(app, catalog, AddressOf(httpListener!), AddressOf(grpcListener!));
+        Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), catalog.RepositoryPath);
         return server;
     }
 
@@ -122,13 +127,38 @@ public sealed partial class QuiverServer : IAsyncDisposable
         Catalog.Dispose();
     }
 
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols)
+    {
+        ListenOptions? listener = null;
+        void Configure(ListenOptions options)
+        {
+            options.Protocols = protocols;
+            listener = options;
+        }
+
+        if (host == "localhost")
+        {
+            kestrel.ListenLocalhost(port, Configure);
+        }
+        else
+        {
+            kestrel.Listen(IPAddress.Parse(host), port, Configure);
+        }
+
+        return listener!;
+    }
+
+    // Kestrel writes the port it actually bound (for port 0) back into the listen options.
+    private static Uri AddressOf(ListenOptions listener) =>
+        new($"http://{(listener.EndPoint is IPEndPoint ip ? ip.ToString() : "localhost:" + listener.IPEndPoint?.Port)}");
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "ONNX Runtime {Version} loaded from {Path} (providers: {Providers})")]
         public static partial void RuntimeLoaded(ILogger logger, string version, string path, string providers);
 
-        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address}, serving {Repository}")]
-        public static partial void Listening(ILogger logger, string address, string repository);
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address} (HTTP) and {GrpcAddress} (gRPC), serving {Repository}")]
+        public static partial void Listening(ILogger logger, string address, string grpcAddress, string repository);
     }
 }
 

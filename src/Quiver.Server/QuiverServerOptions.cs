@@ -14,6 +14,9 @@ public sealed record QuiverServerOptions
     /// <summary>The HTTP port. Defaults to 8000, Triton's, so existing tools find it; 0 picks a free port.</summary>
     public int HttpPort { get; init; } = 8000;
 
+    /// <summary>The gRPC port (HTTP/2 cleartext). Defaults to 8001, Triton's; 0 picks a free port.</summary>
+    public int GrpcPort { get; init; } = 8001;
+
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 
@@ -33,6 +36,15 @@ public sealed record QuiverServerOptions
         if (HttpPort is < 0 or > 65535)
         {
             errors.Add($"--http-port must be between 0 and 65535, got {HttpPort}.");
+        }
+
+        if (GrpcPort is < 0 or > 65535)
+        {
+            errors.Add($"--grpc-port must be between 0 and 65535, got {GrpcPort}.");
+        }
+        else if (GrpcPort == HttpPort && GrpcPort != 0)
+        {
+            errors.Add($"--grpc-port and --http-port must differ, both are {GrpcPort}.");
         }
 
         if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)

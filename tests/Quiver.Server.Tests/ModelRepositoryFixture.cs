@@ -46,6 +46,8 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
         Write("strings", 1, SampleModels.StringIdentity());
         Write("fp16", 1, SampleModels.Fp16Scale(Fp16Scale, Fp16Bias));
 
+        Write("slow", 1, SlowModel());
+
         Directory.CreateDirectory(Path.Combine(_root, "corrupt", "1"));
         File.WriteAllBytes(Path.Combine(_root, "corrupt", "1", "model.onnx"), "this is not an ONNX model"u8.ToArray());
 
@@ -69,6 +71,28 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
         TensorElementType.Int64, TensorElementType.Float16, TensorElementType.BFloat16, TensorElementType.Float,
         TensorElementType.Double, TensorElementType.String,
     ];
+
+    /// <summary>
+    /// Input "x" FP32 [1] is expanded to 1024×1024 and multiplied by a 1024×1024 matrix 1000 times: about
+    /// 2 TFLOP, seconds of work even at the ~4 ms per MatMul measured here, so a deadline or a
+    /// cancellation always lands while it runs.
+    /// </summary>
+    private static ModelBuilder SlowModel()
+    {
+        const int n = 1024, nodes = 1000;
+        var builder = new ModelBuilder("slow")
+            .Input("x", TensorElementType.Float, 1)
+            .Output("y", TensorElementType.Float, n, n)
+            .Initializer("shape", new long[] { n, n }, 2)
+            .Initializer("w", Enumerable.Range(0, n * n).Select(i => (i % 5) * 0.0001f).ToArray(), n, n)
+            .Node("Expand", ["x", "shape"], ["h0"]);
+        for (int i = 0; i < nodes; i++)
+        {
+            builder.Node("MatMul", [$"h{i}", "w"], [i == nodes - 1 ? "y" : $"h{i + 1}"]);
+        }
+
+        return builder;
+    }
 
     private void Write(string model, int version, ModelBuilder onnx)
     {

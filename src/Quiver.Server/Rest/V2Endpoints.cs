@@ -12,13 +12,13 @@ namespace Quiver.Server.Rest;
 internal static class V2Endpoints
 {
     /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
-    private static readonly string[] s_extensions = ["classification"];
+    public static readonly string[] Extensions = ["classification"];
 
     public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
     {
         ModelCatalog catalog = service.Catalog;
         routes.MapGet("/v2", (HttpContext context) =>
-            WriteJsonAsync(context, 200, w => InferenceJson.WriteServerMetadata(w, "quiver", ServerInfo.Version, s_extensions)));
+            WriteJsonAsync(context, 200, w => InferenceJson.WriteServerMetadata(w, "quiver", ServerInfo.Version, Extensions)));
         routes.MapGet("/v2/health/live", () => Results.Ok());
         routes.MapGet("/v2/health/ready", () => Results.Ok());
 

@@ -1,0 +1,81 @@
+using System.Globalization;
+using Quiver.Core;
+using Quiver.Core.Models;
+using Quiver.Core.Tensors;
+using Quiver.Server.Grpc.Proto;
+
+namespace Quiver.Server.Grpc;
+
+/// <summary>What each RPC of <c>inference.GRPCInferenceService</c> does, in terms of Core. No framing here.</summary>
+internal sealed class GrpcInferenceService(InferenceService inference, string[] extensions)
+{
+    private ModelCatalog Catalog => inference.Catalog;
+
+    public ServerLiveResponse ServerLive(ServerLiveRequest request) => new() { Live = true };
+
+    public ServerReadyResponse ServerReady(ServerReadyRequest request) => new() { Ready = true };
+
+    public ModelReadyResponse ModelReady(ModelReadyRequest request)
+    {
+        ServedModel? model = Catalog.Find(request.Name, Version(request.Version), out InferenceError? error);
+        return model is not null || error!.Kind == ErrorKind.Unavailable
+            ? new ModelReadyResponse { Ready = model is not null }
+            : throw new GrpcException(GrpcEndpoints.StatusFor(error.Kind), error.Message);
+    }
+
+    public ServerMetadataResponse ServerMetadata(ServerMetadataRequest request)
+    {
+        var response = new ServerMetadataResponse { Name = "quiver", Version = ServerInfo.Version };
+        response.Extensions.AddRange(extensions);
+        return response;
+    }
+
+    public ModelMetadataResponse ModelMetadata(ModelMetadataRequest request)
+    {
+        ServedModel model = FindOrThrow(request.Name, request.Version);
+        var response = new ModelMetadataResponse { Name = model.Name, Platform = ServedModel.Platform };
+        response.Versions.AddRange(request.Version.Length > 0
+            ? [model.Version.ToString(CultureInfo.InvariantCulture)]
+            : Catalog.Models[model.Name].Where(v => v.State == ModelState.Ready).Select(v => v.Version.ToString(CultureInfo.InvariantCulture)));
+        response.Inputs.AddRange(model.Inputs.Select(ToMetadata));
+        response.Outputs.AddRange(model.Outputs.Select(ToMetadata));
+        return response;
+    }
+
+    public async ValueTask<ModelInferResponse> ModelInferAsync(ModelInferRequest request, CancellationToken cancellationToken)
+    {
+        InferResult result = await inference.InferAsync(GrpcTensors.ToRequest(request), cancellationToken);
+        return result.Error is { } error
+            ? throw new GrpcException(GrpcEndpoints.StatusFor(error.Kind), error.Message)
+            : GrpcTensors.ToMessage(result.Response!);
+    }
+
+    public ModelConfigResponse ModelConfig(ModelConfigRequest request) =>
+        throw new GrpcException(GrpcStatusCode.Unimplemented, "ModelConfig is not implemented yet");
+
+    public ModelStatisticsResponse ModelStatistics(ModelStatisticsRequest request) =>
+        throw new GrpcException(GrpcStatusCode.Unimplemented, "ModelStatistics is not implemented yet");
+
+    public RepositoryIndexResponse RepositoryIndex(RepositoryIndexRequest request) =>
+        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryIndex is not implemented yet");
+
+    public ValueTask<RepositoryModelLoadResponse> RepositoryModelLoadAsync(RepositoryModelLoadRequest request, CancellationToken cancellationToken) =>
+        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryModelLoad is not implemented yet");
+
+    public ValueTask<RepositoryModelUnloadResponse> RepositoryModelUnloadAsync(RepositoryModelUnloadRequest request, CancellationToken cancellationToken) =>
+        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryModelUnload is not implemented yet");
+
+    private ServedModel FindOrThrow(string name, string version) =>
+        Catalog.Find(name, Version(version), out InferenceError? error)
+            ?? throw new GrpcException(GrpcEndpoints.StatusFor(error!.Kind), error.Message);
+
+    // Protobuf has no null string: an empty version means "the model's default version".
+    private static string? Version(string version) => version.Length == 0 ? null : version;
+
+    private static ModelMetadataResponse.Types.TensorMetadata ToMetadata(TensorSpec spec)
+    {
+        var metadata = new ModelMetadataResponse.Types.TensorMetadata { Name = spec.Name, Datatype = spec.DataType.Name() };
+        metadata.Shape.AddRange(spec.Shape);
+        return metadata;
+    }
+}
