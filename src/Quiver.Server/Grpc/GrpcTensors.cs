@@ -65,7 +65,7 @@ internal static class GrpcTensors
             AddParameters(output.Parameters, tensor.Parameters);
             message.Outputs.Add(output);
             message.RawOutputContents.Add(tensor.DataType == DataType.Bytes
-                ? ByteString.CopyFrom(EncodeBytesElements(tensor.Bytes!))
+                ? ByteString.CopyFrom(LengthPrefixedBytes.Encode(tensor.Bytes!))
                 : UnsafeByteOperations.UnsafeWrap(tensor.Data));
         }
 
@@ -96,48 +96,6 @@ internal static class GrpcTensors
         return new Parameters(values);
     }
 
-    /// <summary>Triton's BYTES wire form: each element as a 4-byte little-endian length, then its bytes.</summary>
-    public static byte[] EncodeBytesElements(byte[][] elements)
-    {
-        var buffer = new byte[elements.Sum(e => 4 + e.Length)];
-        int offset = 0;
-        foreach (byte[] element in elements)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), (uint)element.Length);
-            element.CopyTo(buffer, offset + 4);
-            offset += 4 + element.Length;
-        }
-
-        return buffer;
-    }
-
-    /// <summary>Splits Triton's BYTES wire form into elements, checking every length prefix against the buffer.</summary>
-    public static byte[][] DecodeBytesElements(ReadOnlySpan<byte> buffer, long count, string label)
-    {
-        var elements = new List<byte[]>((int)Math.Min(count, buffer.Length / 4));
-        int offset = 0;
-        while (offset < buffer.Length)
-        {
-            if (buffer.Length - offset < 4)
-            {
-                throw Invalid($"{label} BYTES element {elements.Count} has a length prefix cut short: {buffer.Length - offset} of 4 bytes");
-            }
-
-            uint length = BinaryPrimitives.ReadUInt32LittleEndian(buffer[offset..]);
-            if (length > buffer.Length - offset - 4)
-            {
-                throw Invalid($"{label} BYTES element {elements.Count} has length prefix {length}, beyond the {buffer.Length - offset - 4} bytes left in the buffer");
-            }
-
-            elements.Add(buffer.Slice(offset + 4, (int)length).ToArray());
-            offset += 4 + (int)length;
-        }
-
-        return elements.Count == count
-            ? [.. elements]
-            : throw Invalid($"{label} has {elements.Count} BYTES elements, but its shape needs {count}");
-    }
-
     private static InferenceTensor ToTensor(ModelInferRequest.Types.InferInputTensor input, ByteString? raw)
     {
         string label = $"input '{input.Name}'";
@@ -158,7 +116,7 @@ internal static class GrpcTensors
         {
             if (type == DataType.Bytes)
             {
-                return new InferenceTensor(input.Name, shape, DecodeBytesElements(raw.Span, count, label), parameters);
+                return new InferenceTensor(input.Name, shape, LengthPrefixedBytes.Decode(raw.Span, count, label), parameters);
             }
 
             long needed = count * type.ElementSize();

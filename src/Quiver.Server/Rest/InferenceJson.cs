@@ -18,11 +18,15 @@ internal static class InferenceJson
     private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Decodes an inference request; throws <see cref="InferenceException"/> saying what is wrong.</summary>
-    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, string model, string? version)
+    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, string model, string? version) =>
+        ReadRequest(json, ReadOnlyMemory<byte>.Empty, model, version);
+
+    /// <summary>Decodes a request of the binary tensor extension: the JSON header, then the inputs' binary data.</summary>
+    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version)
     {
         try
         {
-            return InferenceRequestReader.Read(json, model, version);
+            return InferenceRequestReader.Read(json, binary, model, version);
         }
         catch (JsonException e)
         {
@@ -30,7 +34,12 @@ internal static class InferenceJson
         }
     }
 
-    public static void WriteResponse(IBufferWriter<byte> output, InferenceResponse response)
+    /// <summary>
+    /// Writes a response's JSON. Outputs for which <paramref name="isBinary"/> is true are written the binary
+    /// tensor extension's way: no "data", a <c>binary_data_size</c> parameter instead; their bytes are for
+    /// the caller to append after the JSON (<see cref="BinaryData"/>).
+    /// </summary>
+    public static void WriteResponse(IBufferWriter<byte> output, InferenceResponse response, Func<InferenceTensor, bool>? isBinary = null)
     {
         using var writer = new Utf8JsonWriter(output, s_writerOptions);
         writer.WriteStartObject();
@@ -49,15 +58,27 @@ internal static class InferenceJson
             writer.WriteString("name", tensor.Name);
             writer.WriteString("datatype", tensor.DataType.Name());
             WriteShape(writer, tensor.Shape);
-            WriteParameters(writer, tensor.Parameters);
-            writer.WritePropertyName("data");
-            WriteData(writer, tensor);
+            if (isBinary?.Invoke(tensor) == true)
+            {
+                WriteParameters(writer, tensor.Parameters.With(InferenceRequestReader.BinaryDataSize, (long)BinaryData(tensor).Length));
+            }
+            else
+            {
+                WriteParameters(writer, tensor.Parameters);
+                writer.WritePropertyName("data");
+                WriteData(writer, tensor);
+            }
+
             writer.WriteEndObject();
         }
 
         writer.WriteEndArray();
         writer.WriteEndObject();
     }
+
+    /// <summary>An output's bytes in the binary tensor extension: raw elements, or length-prefixed BYTES elements.</summary>
+    public static ReadOnlyMemory<byte> BinaryData(InferenceTensor tensor) =>
+        tensor.DataType == DataType.Bytes ? LengthPrefixedBytes.Encode(tensor.Bytes!) : tensor.Data;
 
     public static void WriteError(IBufferWriter<byte> output, string message)
     {

@@ -11,8 +11,13 @@ namespace Quiver.Server.Rest;
 /// </summary>
 internal static class InferenceRequestReader
 {
-    public static InferenceRequest Read(ReadOnlySpan<byte> json, string model, string? version)
+    /// <summary>
+    /// Reads the JSON part of a request. <paramref name="binary"/> is the binary part of the binary tensor
+    /// extension (empty without it): inputs with <c>parameters.binary_data_size</c> take their bytes from it, in order.
+    /// </summary>
+    public static InferenceRequest Read(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version)
     {
+        var context = new ReadContext(json.Length, binary);
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
@@ -34,10 +39,10 @@ internal static class InferenceRequestReader
                     parameters = ReadParameters(ref reader, "request");
                     break;
                 case "inputs":
-                    inputs = ReadArray(ref reader, "\"inputs\"", json.Length, ReadInput);
+                    inputs = ReadArray(ref reader, "\"inputs\"", context, ReadInput);
                     break;
                 case "outputs":
-                    outputs = ReadArray(ref reader, "\"outputs\"", json.Length, ReadOutput);
+                    outputs = ReadArray(ref reader, "\"outputs\"", context, ReadOutput);
                     break;
                 default:
                     reader.Skip(); // clients send fields of later protocol versions; they are not errors
@@ -51,6 +56,11 @@ internal static class InferenceRequestReader
             throw Invalid("the request has no \"inputs\" array");
         }
 
+        if (context.BinaryLeft > 0)
+        {
+            throw Invalid($"{context.BinaryLeft} bytes of binary data follow the JSON header but no input's binary_data_size claims them");
+        }
+
         return new InferenceRequest
         {
             Id = id,
@@ -62,9 +72,9 @@ internal static class InferenceRequestReader
         };
     }
 
-    private delegate T ElementReader<T>(ref Utf8JsonReader reader, int index, int jsonLength);
+    private delegate T ElementReader<T>(ref Utf8JsonReader reader, int index, ReadContext context);
 
-    private static List<T> ReadArray<T>(ref Utf8JsonReader reader, string what, int jsonLength, ElementReader<T> readElement)
+    private static List<T> ReadArray<T>(ref Utf8JsonReader reader, string what, ReadContext context, ElementReader<T> readElement)
     {
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -80,13 +90,13 @@ internal static class InferenceRequestReader
                 throw Invalid($"{what} must be an array of objects; element {items.Count} is {Describe(reader.TokenType)}");
             }
 
-            items.Add(readElement(ref reader, items.Count, jsonLength));
+            items.Add(readElement(ref reader, items.Count, context));
         }
 
         return items;
     }
 
-    private static InferenceTensor ReadInput(ref Utf8JsonReader reader, int index, int jsonLength)
+    private static InferenceTensor ReadInput(ref Utf8JsonReader reader, int index, ReadContext context)
     {
         string? name = null;
         string? datatype = null;
@@ -128,10 +138,16 @@ internal static class InferenceRequestReader
             throw Invalid($"{label} has no \"name\"");
         }
 
-        if (datatype is null || shape is null || !hasData)
+        bool binary = parameters.ContainsKey(BinaryDataSize);
+        if (datatype is null || shape is null || !(hasData || binary))
         {
             string missing = datatype is null ? "datatype" : shape is null ? "shape" : "data";
-            throw Invalid($"{label} has no \"{missing}\"");
+            throw Invalid($"{label} has no \"{missing}\" (nor parameters.binary_data_size for binary data)");
+        }
+
+        if (hasData && binary)
+        {
+            throw Invalid($"{label} has both \"data\" and parameters.binary_data_size; send its elements one way");
         }
 
         if (!DataTypes.TryParse(datatype, out DataType type))
@@ -145,8 +161,13 @@ internal static class InferenceRequestReader
             throw Invalid($"{label} has shape {Shapes.Format(shape)}, whose element count does not fit in 64 bits");
         }
 
+        if (binary)
+        {
+            return ReadBinaryInput(name, type, shape, count, parameters, label, context);
+        }
+
         data.Read();
-        var decoder = new TensorDataReader(label, type, count, jsonLength);
+        var decoder = new TensorDataReader(label, type, count, context.JsonLength);
         decoder.ReadData(ref data);
         if (decoder.Count != count)
         {
@@ -158,7 +179,32 @@ internal static class InferenceRequestReader
             : new InferenceTensor(name, type, shape, decoder.TakeBytes(), parameters);
     }
 
-    private static RequestedOutput ReadOutput(ref Utf8JsonReader reader, int index, int jsonLength)
+    private static InferenceTensor ReadBinaryInput(string name, DataType type, long[] shape, long count, Parameters parameters,
+        string label, ReadContext context)
+    {
+        if (!parameters.TryGetInt64(BinaryDataSize, out long size, out _) || size < 0)
+        {
+            throw Invalid($"{label} parameters.binary_data_size must be a non-negative integer, got {parameters[BinaryDataSize]}");
+        }
+
+        if (size > context.BinaryLeft)
+        {
+            throw Invalid($"{label} has binary_data_size {size}, beyond the {context.BinaryLeft} bytes of binary data left after the JSON header");
+        }
+
+        ReadOnlyMemory<byte> bytes = context.TakeBinary((int)size);
+        if (type == DataType.Bytes)
+        {
+            return new InferenceTensor(name, shape, LengthPrefixedBytes.Decode(bytes.Span, count, label), parameters);
+        }
+
+        long needed = count * type.ElementSize();
+        return size == needed
+            ? new InferenceTensor(name, type, shape, bytes.ToArray(), parameters) // copied: the body buffer is pooled
+            : throw Invalid($"{label} has binary_data_size {size}, but shape {Shapes.Format(shape)} of {type.Name()} needs {needed} bytes");
+    }
+
+    private static RequestedOutput ReadOutput(ref Utf8JsonReader reader, int index, ReadContext context)
     {
         string? name = null;
         Parameters parameters = Parameters.Empty;
@@ -282,4 +328,24 @@ internal static class InferenceRequestReader
             : Describe(reader.TokenType);
 
     internal static InferenceException Invalid(string message) => InferenceException.InvalidArgument(message);
+
+    /// <summary>The binary tensor extension's per-input parameter giving the byte count of its binary data.</summary>
+    public const string BinaryDataSize = "binary_data_size";
+
+    /// <summary>What reading one request needs besides the JSON: its size, and the binary part with a cursor.</summary>
+    private sealed class ReadContext(int jsonLength, ReadOnlyMemory<byte> binary)
+    {
+        private int _offset;
+
+        public int JsonLength { get; } = jsonLength;
+
+        public int BinaryLeft => binary.Length - _offset;
+
+        public ReadOnlyMemory<byte> TakeBinary(int size)
+        {
+            ReadOnlyMemory<byte> slice = binary.Slice(_offset, size);
+            _offset += size;
+            return slice;
+        }
+    }
 }

@@ -19,6 +19,9 @@ internal sealed class RequestBody : IDisposable
 
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
 
+    /// <summary>The body as memory; valid only until <see cref="Dispose"/>.</summary>
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
     /// <summary>Reads the whole body, refusing more than <paramref name="limit"/> bytes with a PayloadTooLarge error.</summary>
     public static async Task<RequestBody> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ namespace Quiver.Server.Rest;
 internal static class V2Endpoints
 {
     /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
-    public static readonly string[] Extensions = ["classification"];
+    public static readonly string[] Extensions = ["classification", "binary_tensor_data"];
 
     public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
     {
@@ -42,13 +42,22 @@ internal static class V2Endpoints
         InferenceRequest request;
         using (RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
         {
-            request = InferenceJson.ReadRequest(body.Span, model, version);
+            int? jsonLength = BinaryTensorExtension.JsonLength(context.Request, body.Length);
+            request = jsonLength is { } length
+                ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version)
+                : InferenceJson.ReadRequest(body.Span, model, version);
         }
 
         InferResult result = await service.InferAsync(request, context.RequestAborted);
         if (result.Error is { } error)
         {
             await WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+            return;
+        }
+
+        if (BinaryTensorExtension.BinaryOutputs(request) is { } isBinary)
+        {
+            await BinaryTensorExtension.WriteResponseAsync(context, result.Response!, isBinary);
             return;
         }
 
