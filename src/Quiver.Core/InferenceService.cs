@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Quiver.Core.Models;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
@@ -31,6 +32,24 @@ public sealed class InferenceService(ModelCatalog catalog)
             return notFound!;
         }
 
+        long start = Stopwatch.GetTimestamp();
+        InferResult result;
+        try
+        {
+            result = await RunAsync(model, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            model.Statistics.RecordRequest(success: false, start); // cancelled or past its deadline
+            throw;
+        }
+
+        model.Statistics.RecordRequest(result.Error is null, start);
+        return result;
+    }
+
+    private static async ValueTask<InferResult> RunAsync(ServedModel model, InferenceRequest request, CancellationToken cancellationToken)
+    {
         InferenceError? invalid = RequestValidator.Validate(request, model.Inputs, model.Outputs, model.Config.MaxBatchSize)
             ?? CheckClassification(request, model);
         if (invalid is not null)

@@ -107,6 +107,33 @@ public sealed partial class ModelCatalog : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// The ready versions a statistics query names: every model's (no name), one model's (no version), or one.
+    /// Unknown names and versions give NotFound, as <see cref="Find"/> does.
+    /// </summary>
+    public IReadOnlyList<ServedModel> ReadyVersions(string? name, string? version, out InferenceError? error)
+    {
+        error = null;
+        if (string.IsNullOrEmpty(name))
+        {
+            return _models.Values.SelectMany(v => v).Where(v => v.State == ModelState.Ready).Select(v => v.Model!).ToArray();
+        }
+
+        if (string.IsNullOrEmpty(version))
+        {
+            if (_models.TryGetValue(name, out ModelVersionStatus[]? versions))
+            {
+                return versions.Where(v => v.State == ModelState.Ready).Select(v => v.Model!).ToArray();
+            }
+
+            error = new InferenceError(ErrorKind.NotFound, $"model '{name}' not found in the repository.");
+            return [];
+        }
+
+        ServedModel? model = Find(name, version, out error);
+        return model is null ? [] : [model];
+    }
+
     /// <summary>The status of one version, or of the model's highest version when <paramref name="version"/> is null.</summary>
     public ModelVersionStatus? Status(string name, string? version)
     {

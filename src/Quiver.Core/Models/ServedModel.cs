@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 
@@ -81,6 +82,7 @@ public sealed class ServedModel : IDisposable
     /// <summary>Runs a request that <see cref="RequestValidator"/> has accepted.</summary>
     public async ValueTask<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
+        long start = Stopwatch.GetTimestamp();
         var inputs = new NamedTensor[request.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -97,7 +99,9 @@ public sealed class ServedModel : IDisposable
             }
         }
 
-        TensorValue[] values = await _sessions.RunAsync(inputs, outputNames, cancellationToken).ConfigureAwait(false);
+        TimeSpan input = Stopwatch.GetElapsedTime(start);
+        var (values, queue, infer) = await _sessions.RunAsync(inputs, outputNames, cancellationToken).ConfigureAwait(false);
+        long outputStart = Stopwatch.GetTimestamp();
         var outputs = new InferenceTensor[values.Length];
         for (int i = 0; i < values.Length; i++)
         {
@@ -109,6 +113,7 @@ public sealed class ServedModel : IDisposable
             }
         }
 
+        Statistics.RecordExecution(BatchSize(request), queue, input, infer, Stopwatch.GetElapsedTime(outputStart));
         return new InferenceResponse
         {
             ModelName = Name,
@@ -118,7 +123,14 @@ public sealed class ServedModel : IDisposable
         };
     }
 
+    /// <summary>Cumulative request and execution statistics of this version.</summary>
+    public ModelStatistics Statistics { get; } = new();
+
     public void Dispose() => _sessions.Dispose();
+
+    // Triton counts a request of a batching model as its first dimension's worth of inferences, others as one.
+    private long BatchSize(InferenceRequest request) =>
+        Config.MaxBatchSize > 0 && request.Inputs.Count > 0 && request.Inputs[0].Shape.Length > 0 ? request.Inputs[0].Shape[0] : 1;
 
     private static SessionSettings SettingsFor(ModelConfig config)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Quiver.Onnx;
 
 namespace Quiver.Core.Models;
@@ -23,14 +24,18 @@ internal sealed class SessionPool : IDisposable
     /// <summary>Any one instance, for reading metadata that every instance shares.</summary>
     public InferenceSession First => _all[0];
 
-    /// <summary>Runs on the next free instance.</summary>
-    public async ValueTask<TensorValue[]> RunAsync(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
+    /// <summary>Runs on the next free instance; also says how long it waited for one and how long it ran.</summary>
+    public async ValueTask<(TensorValue[] Values, TimeSpan Queue, TimeSpan Infer)> RunAsync(
+        IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
+        long queued = Stopwatch.GetTimestamp();
         await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        long started = Stopwatch.GetTimestamp();
         _free.TryDequeue(out InferenceSession? session);
         try
         {
-            return session!.Run(inputs, outputNames, cancellationToken);
+            TensorValue[] values = session!.Run(inputs, outputNames, cancellationToken);
+            return (values, Stopwatch.GetElapsedTime(queued, started), Stopwatch.GetElapsedTime(started));
         }
         finally
         {

@@ -53,8 +53,49 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
     public ModelConfigResponse ModelConfig(ModelConfigRequest request) =>
         throw new GrpcException(GrpcStatusCode.Unimplemented, "ModelConfig is not implemented yet");
 
-    public ModelStatisticsResponse ModelStatistics(ModelStatisticsRequest request) =>
-        throw new GrpcException(GrpcStatusCode.Unimplemented, "ModelStatistics is not implemented yet");
+    public ModelStatisticsResponse ModelStatistics(ModelStatisticsRequest request)
+    {
+        IReadOnlyList<ServedModel> models = Catalog.ReadyVersions(request.Name, request.Version, out InferenceError? error);
+        if (error is not null)
+        {
+            throw new GrpcException(GrpcEndpoints.StatusFor(error.Kind), error.Message);
+        }
+
+        var response = new ModelStatisticsResponse();
+        foreach (ServedModel model in models)
+        {
+            StatisticsSnapshot stats = model.Statistics.Snapshot();
+            var entry = new Proto.ModelStatistics
+            {
+                Name = model.Name,
+                Version = model.Version.ToString(CultureInfo.InvariantCulture),
+                LastInference = (ulong)stats.LastInferenceMs,
+                InferenceCount = (ulong)stats.InferenceCount,
+                ExecutionCount = (ulong)stats.ExecutionCount,
+                InferenceStats = new InferStatistics
+                {
+                    Success = Duration(stats.Success),
+                    Fail = Duration(stats.Fail),
+                    Queue = Duration(stats.Queue),
+                    ComputeInput = Duration(stats.ComputeInput),
+                    ComputeInfer = Duration(stats.ComputeInfer),
+                    ComputeOutput = Duration(stats.ComputeOutput),
+                    CacheHit = new StatisticDuration(),
+                    CacheMiss = new StatisticDuration(),
+                },
+            };
+            entry.BatchStats.AddRange(stats.BatchStats.Select(b => new InferBatchStatistics
+            {
+                BatchSize = (ulong)b.BatchSize,
+                ComputeInput = Duration(b.ComputeInput),
+                ComputeInfer = Duration(b.ComputeInfer),
+                ComputeOutput = Duration(b.ComputeOutput),
+            }));
+            response.ModelStats.Add(entry);
+        }
+
+        return response;
+    }
 
     public RepositoryIndexResponse RepositoryIndex(RepositoryIndexRequest request) =>
         throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryIndex is not implemented yet");
@@ -71,6 +112,8 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
 
     // Protobuf has no null string: an empty version means "the model's default version".
     private static string? Version(string version) => version.Length == 0 ? null : version;
+
+    private static StatisticDuration Duration(CountAndNanoseconds duration) => new() { Count = (ulong)duration.Count, Ns = (ulong)duration.Ns };
 
     private static ModelMetadataResponse.Types.TensorMetadata ToMetadata(TensorSpec spec)
     {

@@ -12,7 +12,7 @@ namespace Quiver.Server.Rest;
 internal static class V2Endpoints
 {
     /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
-    public static readonly string[] Extensions = ["classification", "binary_tensor_data"];
+    public static readonly string[] Extensions = ["classification", "binary_tensor_data", "statistics"];
 
     public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
     {
@@ -30,6 +30,11 @@ internal static class V2Endpoints
             ModelReadyAsync(context, catalog, model, null));
         routes.MapGet("/v2/models/{model}/versions/{version}/ready", (HttpContext context, string model, string version) =>
             ModelReadyAsync(context, catalog, model, version));
+
+        routes.MapGet("/v2/models/stats", (HttpContext context) => StatisticsAsync(context, catalog, null, null));
+        routes.MapGet("/v2/models/{model}/stats", (HttpContext context, string model) => StatisticsAsync(context, catalog, model, null));
+        routes.MapGet("/v2/models/{model}/versions/{version}/stats", (HttpContext context, string model, string version) =>
+            StatisticsAsync(context, catalog, model, version));
 
         routes.MapPost("/v2/models/{model}/infer", (HttpContext context, string model) =>
             InferAsync(context, service, options, model, null));
@@ -62,6 +67,14 @@ internal static class V2Endpoints
         }
 
         await WriteJsonAsync(context, 200, w => InferenceJson.WriteResponse(w, result.Response!));
+    }
+
+    private static Task StatisticsAsync(HttpContext context, ModelCatalog catalog, string? model, string? version)
+    {
+        IReadOnlyList<ServedModel> models = catalog.ReadyVersions(model, version, out InferenceError? error);
+        return error is null
+            ? WriteJsonAsync(context, 200, w => ExtensionsJson.WriteStatistics(w, models))
+            : WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
     }
 
     private static Task ModelMetadataAsync(HttpContext context, ModelCatalog catalog, string model, string? version)
