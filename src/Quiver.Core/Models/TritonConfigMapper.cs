@@ -368,7 +368,8 @@ internal sealed class TritonConfigMapper(string source)
                     {
                         if (setting.Name == "level")
                         {
-                            config = config with { GraphOptimizationLevel = (int)Integer(setting, "optimization.graph.level", int.MinValue, int.MaxValue) };
+                            long level = Integer(setting, "optimization.graph.level", int.MinValue, int.MaxValue);
+                            config = config with { GraphOptimizationLevel = (int)level };
                         }
                         else
                         {
