@@ -7,8 +7,8 @@ namespace Quiver.Core.Models;
 
 /// <summary>
 /// The models of a repository directory in Triton's layout, <c>&lt;root&gt;/&lt;model&gt;/&lt;version&gt;/model.onnx</c>,
-/// every numeric version loaded at start. A version that fails to load is kept with its reason so
-/// the server and the other models keep serving.
+/// every numeric version loaded at start, or those the version_policy of a Triton <c>config.pbtxt</c> picks.
+/// A version that fails to load is kept with its reason so the server and the other models keep serving.
 /// </summary>
 public sealed partial class ModelCatalog : IDisposable
 {
@@ -165,7 +165,7 @@ public sealed partial class ModelCatalog : IDisposable
 
     private static ModelVersionStatus[] LoadModel(string name, string modelDir, OnnxRuntime runtime, ILogger logger)
     {
-        var versionDirs = new List<(long Version, string Path)>();
+        var versionDirs = new List<(long Version, string? Path)>();
         foreach (string dir in Directory.EnumerateDirectories(modelDir))
         {
             if (long.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out long version))
@@ -174,13 +174,14 @@ public sealed partial class ModelCatalog : IDisposable
             }
         }
 
-        versionDirs.Sort((a, b) => a.Version.CompareTo(b.Version));
+        TritonModelConfig? triton = null;
         ModelConfig? config = null;
         string? configError = null;
         IReadOnlyDictionary<string, string[]> labels = new Dictionary<string, string[]>();
         try
         {
-            config = ReadConfig(modelDir);
+            triton = ReadTritonConfig(modelDir);
+            config = ReadConfig(modelDir, triton);
             labels = ReadLabels(modelDir, config);
         }
         catch (Exception e) when (e is ModelConfigException or IOException or UnauthorizedAccessException)
@@ -188,13 +189,28 @@ public sealed partial class ModelCatalog : IDisposable
             configError = e.Message;
         }
 
+        if (triton is not null)
+        {
+            foreach (string warning in triton.Warnings)
+            {
+                Log.ConfigWarning(logger, name, warning);
+            }
+
+            versionDirs = ApplyVersionPolicy(triton.VersionPolicy, versionDirs);
+        }
+
+        versionDirs.Sort((a, b) => a.Version.CompareTo(b.Version));
         var statuses = new ModelVersionStatus[versionDirs.Count];
         for (int i = 0; i < statuses.Length; i++)
         {
-            (long version, string dir) = versionDirs[i];
-            statuses[i] = configError is null
-                ? LoadVersion(name, version, Path.Combine(dir, ModelFileName), config!, labels, runtime)
-                : new ModelVersionStatus(name, version, ModelState.Failed, configError, null);
+            (long version, string? dir) = versionDirs[i];
+            statuses[i] = (configError, dir) switch
+            {
+                (not null, _) => new ModelVersionStatus(name, version, ModelState.Failed, configError, null),
+                (_, null) => new ModelVersionStatus(name, version, ModelState.Failed,
+                    $"{TritonModelConfig.FileName} version_policy names version {version}, but the model has no folder '{version}'.", null),
+                _ => LoadVersion(name, version, Path.Combine(dir, ModelFileName), config!, triton, labels, runtime),
+            };
             if (statuses[i].State == ModelState.Ready)
             {
                 Log.VersionLoaded(logger, name, version, string.Join(",", statuses[i].Model!.ExecutionProviders));
@@ -208,29 +224,69 @@ public sealed partial class ModelCatalog : IDisposable
         return statuses;
     }
 
+    /// <summary>
+    /// Keeps the version folders the policy picks; versions outside it are not listed at all, as in Triton.
+    /// A specific version without a folder is added with a null path so it shows up as failed instead of vanishing.
+    /// </summary>
+    private static List<(long Version, string? Path)> ApplyVersionPolicy(TritonVersionPolicy policy,
+        List<(long Version, string? Path)> versionDirs)
+    {
+        long[] selected = policy.Select(versionDirs.Select(v => v.Version));
+        var kept = versionDirs.Where(v => selected.Contains(v.Version)).ToList();
+        if (policy.Kind == TritonVersionPolicyKind.Specific)
+        {
+            foreach (long missing in policy.Versions.Distinct().Where(v => !selected.Contains(v)))
+            {
+                kept.Add((missing, null));
+            }
+        }
+
+        return kept;
+    }
+
     private static ModelVersionStatus LoadVersion(string name, long version, string path, ModelConfig config,
-        IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime)
+        TritonModelConfig? triton, IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime)
     {
         if (!File.Exists(path))
         {
             return new ModelVersionStatus(name, version, ModelState.Failed, $"{path} is missing.", null);
         }
 
+        ServedModel model;
         try
         {
-            ServedModel model = ServedModel.Load(name, version, path, config, labels, runtime);
-            return new ModelVersionStatus(name, version, ModelState.Ready, null, model);
+            model = ServedModel.Load(name, version, path, config, labels, runtime);
         }
         catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException or ArgumentException)
         {
             return new ModelVersionStatus(name, version, ModelState.Failed, e.Message, null);
         }
+
+        // The signature is only known once ONNX Runtime has read the file, so a config.pbtxt is checked after loading.
+        IReadOnlyList<string> disagreements = triton?.Validate(model.Inputs, model.Outputs) ?? [];
+        if (disagreements.Count > 0)
+        {
+            model.Dispose();
+            return new ModelVersionStatus(name, version, ModelState.Failed, string.Join("; ", disagreements) + ".", null);
+        }
+
+        return new ModelVersionStatus(name, version, ModelState.Ready, null, model);
     }
 
-    private static ModelConfig ReadConfig(string modelDir)
+    private static TritonModelConfig? ReadTritonConfig(string modelDir)
     {
+        string path = Path.Combine(modelDir, TritonModelConfig.FileName);
+        return File.Exists(path) ? TritonModelConfig.Parse(File.ReadAllText(path)) : null;
+    }
+
+    private static ModelConfig ReadConfig(string modelDir, TritonModelConfig? triton)
+    {
+        ModelConfig config = triton?.ToModelConfig() ?? ModelConfig.Default;
         string path = Path.Combine(modelDir, ModelConfig.FileName);
-        return File.Exists(path) ? ModelConfig.Parse(File.ReadAllText(path)) : ModelConfig.Default;
+
+        // config.json is Quiver's own file, so a setting it gives overrides the same setting from config.pbtxt;
+        // settings it leaves out keep config.pbtxt's values.
+        return File.Exists(path) ? ModelConfig.Parse(File.ReadAllText(path), config) : config;
     }
 
     private static Dictionary<string, string[]> ReadLabels(string modelDir, ModelConfig config)
@@ -262,5 +318,8 @@ public sealed partial class ModelCatalog : IDisposable
 
         [LoggerMessage(EventId = 101, Level = LogLevel.Error, Message = "Model {Model} version {Version} failed to load: {Reason}")]
         public static partial void VersionFailed(ILogger logger, string model, long version, string reason);
+
+        [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Model {Model}: {Warning}")]
+        public static partial void ConfigWarning(ILogger logger, string model, string warning);
     }
 }

@@ -36,10 +36,13 @@ public sealed record ModelConfig
     public static ModelConfig Default { get; } = new();
 
     /// <summary>Reads a config.json; every problem found is reported in one exception.</summary>
-    public static ModelConfig Parse(string json)
+    public static ModelConfig Parse(string json) => Parse(json, Default);
+
+    /// <summary>Reads a config.json whose settings replace those of <paramref name="defaults"/>; the rest are kept.</summary>
+    public static ModelConfig Parse(string json, ModelConfig defaults)
     {
         var errors = new List<string>();
-        var config = new ModelConfig();
+        ModelConfig config = defaults;
         JsonElement root;
         try
         {
@@ -154,5 +157,5 @@ public sealed record ModelConfig
     }
 }
 
-/// <summary>A config.json that cannot be used, with every problem in the message.</summary>
+/// <summary>A config.json or config.pbtxt that cannot be used, with every problem in the message.</summary>
 public sealed class ModelConfigException(string message) : Exception(message);

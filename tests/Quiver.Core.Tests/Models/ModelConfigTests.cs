@@ -34,6 +34,19 @@ public sealed class ModelConfigTests
     }
 
     [Fact]
+    public void Parse_OnTopOfDefaults_ReplacesOnlyTheSettingsGiven()
+    {
+        var defaults = new ModelConfig { MaxBatchSize = 8, InstanceCount = 3, ExecutionProviders = ["cuda", "cpu"] };
+
+        ModelConfig config = ModelConfig.Parse("""{"instance_count": 1}""", defaults);
+
+        Assert.Equal(8, config.MaxBatchSize);
+        Assert.Equal(1, config.InstanceCount);
+        Assert.Equal(["cuda", "cpu"], config.ExecutionProviders);
+        Assert.Equal(3, defaults.InstanceCount);
+    }
+
+    [Fact]
     public void Parse_SeveralProblems_ReportsThemAllAtOnce()
     {
         var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse("""
