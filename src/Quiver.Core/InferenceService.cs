@@ -61,6 +61,10 @@ public sealed class InferenceService(ModelCatalog catalog)
         {
             return await model.InferAsync(request, cancellationToken).ConfigureAwait(false);
         }
+        catch (ObjectDisposedException)
+        {
+            return new InferenceError(ErrorKind.Unavailable, $"model '{model.Name}' version {model.Version} was unloaded while the request waited; retry it");
+        }
         catch (OnnxRuntimeException e) when (e.ErrorCode is OrtErrorCode.InvalidArgument or OrtErrorCode.Fail)
         {
             // Shapes that fit each input alone but not the graph (e.g. two inputs that cannot broadcast):

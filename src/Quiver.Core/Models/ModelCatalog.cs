@@ -15,12 +15,19 @@ public sealed partial class ModelCatalog : IDisposable
     /// <summary>The file looked for in each version folder.</summary>
     public const string ModelFileName = "model.onnx";
 
-    private readonly SortedDictionary<string, ModelVersionStatus[]> _models;
+    private readonly Lock _writeLock = new();
+    private readonly OnnxRuntime _runtime;
+    private readonly ILogger _logger;
 
-    private ModelCatalog(string root, SortedDictionary<string, ModelVersionStatus[]> models)
+    // Copy-on-write: a reader takes the current map once and sees one consistent state of every model.
+    private volatile SortedDictionary<string, ModelVersionStatus[]> _models;
+
+    private ModelCatalog(string root, SortedDictionary<string, ModelVersionStatus[]> models, OnnxRuntime runtime, ILogger logger)
     {
         RepositoryPath = root;
         _models = models;
+        _runtime = runtime;
+        _logger = logger;
     }
 
     /// <summary>The repository directory, as an absolute path.</summary>
@@ -55,7 +62,93 @@ public sealed partial class ModelCatalog : IDisposable
             }
         }
 
-        return new ModelCatalog(root, models);
+        return new ModelCatalog(root, models, runtime, logger);
+    }
+
+    /// <summary>
+    /// Loads, or reloads, one model from its folder, or with <paramref name="configOverride"/> (Triton's JSON
+    /// model configuration) instead of its config files. The new versions replace the old at once; the old
+    /// ones are released after the requests running on them finish. Null when a version is ready.
+    /// </summary>
+    public InferenceError? LoadModel(string name, string? configOverride = null)
+    {
+        string dir = Path.Combine(RepositoryPath, name);
+        if (name.Length == 0 || name.StartsWith('.') || name.IndexOfAny(['/', '\\']) >= 0 || !Directory.Exists(dir))
+        {
+            return new InferenceError(ErrorKind.NotFound, $"model '{name}' has no folder in the repository {RepositoryPath}.");
+        }
+
+        TritonModelConfig? overrideConfig = null;
+        if (configOverride is not null)
+        {
+            try
+            {
+                overrideConfig = TritonModelConfig.ParseJson(configOverride);
+            }
+            catch (ModelConfigException e)
+            {
+                return new InferenceError(ErrorKind.InvalidArgument, $"the config parameter for model '{name}' is not a valid model configuration: {e.Message}");
+            }
+        }
+
+        ModelVersionStatus[] versions;
+        lock (_writeLock)
+        {
+            versions = LoadModel(name, dir, _runtime, _logger, overrideConfig);
+            Replace(name, versions);
+        }
+
+        return versions.Any(v => v.State == ModelState.Ready)
+            ? null
+            : new InferenceError(ErrorKind.InvalidArgument,
+                $"model '{name}' failed to load: {string.Join("; ", versions.Select(v => $"version {v.Version}: {v.Reason}").DefaultIfEmpty("no numeric version folder"))}");
+    }
+
+    /// <summary>Unloads every version of a model; it stays listed as unloaded until loaded again.</summary>
+    public InferenceError? UnloadModel(string name)
+    {
+        lock (_writeLock)
+        {
+            if (!_models.TryGetValue(name, out ModelVersionStatus[]? versions))
+            {
+                return new InferenceError(ErrorKind.NotFound, $"model '{name}' is not in the repository.");
+            }
+
+            Replace(name, versions.Select(v => v with { State = ModelState.Unloaded, Reason = "unloaded", Model = null }).ToArray());
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Every model folder of the repository with its versions' states; a folder that was never loaded
+    /// (added after start) appears with no versions.
+    /// </summary>
+    public IReadOnlyList<(string Name, ModelVersionStatus[] Versions)> Index()
+    {
+        SortedDictionary<string, ModelVersionStatus[]> models = _models;
+        var names = new SortedSet<string>(models.Keys, StringComparer.Ordinal);
+        if (Directory.Exists(RepositoryPath))
+        {
+            names.UnionWith(Directory.EnumerateDirectories(RepositoryPath).Select(Path.GetFileName).Where(n => !n!.StartsWith('.'))!);
+        }
+
+        return names.Select(n => (n, models.GetValueOrDefault(n) ?? [])).ToArray();
+    }
+
+    // Publishes a new map with the model's new versions, then releases the old versions' sessions.
+    private void Replace(string name, ModelVersionStatus[] versions)
+    {
+        SortedDictionary<string, ModelVersionStatus[]> current = _models;
+        var next = new SortedDictionary<string, ModelVersionStatus[]>(current, StringComparer.Ordinal) { [name] = versions };
+        _models = next;
+        if (current.TryGetValue(name, out ModelVersionStatus[]? old))
+        {
+            foreach (ModelVersionStatus status in old)
+            {
+                status.Model?.Dispose();
+            }
+        }
     }
 
     /// <summary>
@@ -163,7 +256,8 @@ public sealed partial class ModelCatalog : IDisposable
         }
     }
 
-    private static ModelVersionStatus[] LoadModel(string name, string modelDir, OnnxRuntime runtime, ILogger logger)
+    private static ModelVersionStatus[] LoadModel(string name, string modelDir, OnnxRuntime runtime, ILogger logger,
+        TritonModelConfig? overrideConfig = null)
     {
         var versionDirs = new List<(long Version, string? Path)>();
         foreach (string dir in Directory.EnumerateDirectories(modelDir))
@@ -180,8 +274,9 @@ public sealed partial class ModelCatalog : IDisposable
         IReadOnlyDictionary<string, string[]> labels = new Dictionary<string, string[]>();
         try
         {
-            triton = ReadTritonConfig(modelDir);
-            config = ReadConfig(modelDir, triton);
+            // A load request's override replaces the model's config files, as in Triton.
+            triton = overrideConfig ?? ReadTritonConfig(modelDir);
+            config = overrideConfig?.ToModelConfig() ?? ReadConfig(modelDir, triton);
             labels = ReadLabels(modelDir, config);
         }
         catch (Exception e) when (e is ModelConfigException or IOException or UnauthorizedAccessException)
@@ -255,7 +350,7 @@ public sealed partial class ModelCatalog : IDisposable
         ServedModel model;
         try
         {
-            model = ServedModel.Load(name, version, path, config, labels, runtime);
+            model = ServedModel.Load(name, version, path, config, labels, runtime, triton);
         }
         catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException or ArgumentException)
         {

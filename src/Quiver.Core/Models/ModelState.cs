@@ -8,6 +8,9 @@ public enum ModelState
 
     /// <summary>Could not be loaded; the reason says why.</summary>
     Failed,
+
+    /// <summary>Unloaded through the repository extension; loading the model again brings it back.</summary>
+    Unloaded,
 }
 
 /// <summary>One version found in the repository, loaded or not.</summary>

@@ -12,6 +12,7 @@ public sealed class ServedModel : IDisposable
 
     private readonly SessionPool _sessions;
     private readonly string[] _allOutputNames;
+    private TritonModelConfig? _triton;
 
     private ServedModel(string name, long version, ModelConfig config, SessionPool sessions,
         TensorSpec[] inputs, TensorSpec[] outputs, IReadOnlyDictionary<string, string[]> labels)
@@ -52,7 +53,7 @@ public sealed class ServedModel : IDisposable
     /// for a model ONNX Runtime rejects and <see cref="ModelConfigException"/> for one the protocol cannot serve.
     /// </summary>
     public static ServedModel Load(string name, long version, string modelPath, ModelConfig config,
-        IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime)
+        IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime, TritonModelConfig? triton = null)
     {
         SessionSettings settings = SettingsFor(config);
         var sessions = new InferenceSession[config.InstanceCount];
@@ -66,7 +67,7 @@ public sealed class ServedModel : IDisposable
             TensorSpec[] inputs = ToSpecs(sessions[0].Inputs, "input");
             TensorSpec[] outputs = ToSpecs(sessions[0].Outputs, "output");
             CheckLabels(labels, outputs);
-            return new ServedModel(name, version, config, new SessionPool(sessions), inputs, outputs, labels);
+            return new ServedModel(name, version, config, new SessionPool(sessions), inputs, outputs, labels) { _triton = triton };
         }
         catch
         {
@@ -122,6 +123,34 @@ public sealed class ServedModel : IDisposable
             Outputs = outputs,
         };
     }
+
+    /// <summary>
+    /// The configuration this version runs with, in Triton's terms, for the model configuration extension:
+    /// the signature ONNX Runtime reported (dims without the batch dimension when batching), Quiver's
+    /// settings, and what a config.pbtxt added.
+    /// </summary>
+    public TritonModelConfig EffectiveConfig()
+    {
+        bool onGpu = ExecutionProviders.Any(p => p != "CPUExecutionProvider");
+        return new TritonModelConfig
+        {
+            Name = Name,
+            Platform = Platform,
+            Backend = "onnxruntime",
+            MaxBatchSize = Config.MaxBatchSize,
+            Inputs = Inputs.Select(s => Describe(s, null)).ToArray(),
+            Outputs = Outputs.Select(s => Describe(s, Config.LabelFiles.GetValueOrDefault(s.Name))).ToArray(),
+            DynamicBatching = _triton?.DynamicBatching,
+            InstanceGroups = [new TritonInstanceGroup(Config.InstanceCount, onGpu ? TritonInstanceKind.Gpu : TritonInstanceKind.Cpu, [])],
+            VersionPolicy = _triton?.VersionPolicy ?? new TritonVersionPolicy(TritonVersionPolicyKind.All, 0, []),
+            GpuExecutionAccelerators = _triton?.GpuExecutionAccelerators ?? [],
+            CpuExecutionAccelerators = _triton?.CpuExecutionAccelerators ?? [],
+            Parameters = _triton?.Parameters ?? new Dictionary<string, string>(),
+        };
+    }
+
+    private TritonTensorConfig Describe(TensorSpec spec, string? labelFile) =>
+        new(spec.Name, spec.DataType.Name(), Config.MaxBatchSize > 0 && spec.Shape.Length > 0 ? spec.Shape[1..] : spec.Shape, null, labelFile);
 
     /// <summary>Cumulative request and execution statistics of this version.</summary>
     public ModelStatistics Statistics { get; } = new();

@@ -13,6 +13,7 @@ internal sealed class SessionPool : IDisposable
     private readonly InferenceSession[] _all;
     private readonly ConcurrentQueue<InferenceSession> _free;
     private readonly SemaphoreSlim _available;
+    private volatile bool _disposed;
 
     public SessionPool(InferenceSession[] sessions)
     {
@@ -29,7 +30,14 @@ internal sealed class SessionPool : IDisposable
         IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string> outputNames, CancellationToken cancellationToken)
     {
         long queued = Stopwatch.GetTimestamp();
+        ObjectDisposedException.ThrowIf(_disposed, this);
         await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_disposed)
+        {
+            _available.Release();
+            throw new ObjectDisposedException(nameof(SessionPool), "the model version was unloaded while the request waited for an instance");
+        }
+
         long started = Stopwatch.GetTimestamp();
         _free.TryDequeue(out InferenceSession? session);
         try
@@ -44,13 +52,29 @@ internal sealed class SessionPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for the requests running on the instances to finish, then releases the sessions. Requests
+    /// still waiting for an instance get <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        for (int i = 0; i < _all.Length; i++)
+        {
+            _available.Wait();
+        }
+
         foreach (InferenceSession session in _all)
         {
             session.Dispose();
         }
 
-        _available.Dispose();
+        // Hand the permits back so waiters wake up, see the pool is disposed, and leave.
+        _available.Release(_all.Length);
     }
 }

@@ -603,7 +603,7 @@ internal sealed class TritonConfigMapper(string source)
 }
 
 /// <summary>Triton's TYPE_ names and the protocol names Quiver uses for the same datatypes.</summary>
-internal static class TritonDataTypes
+public static class TritonDataTypes
 {
     /// <summary>Every TYPE_ name Quiver accepts; TYPE_INVALID is not among them.</summary>
     public static IEnumerable<string> TritonNames => DataTypes.Names.Select(TritonName);

@@ -68,6 +68,9 @@ public sealed record TritonModelConfig
         return config with { Warnings = mapper.Warnings };
     }
 
+    /// <summary>Reads Triton's JSON form of a model configuration (as a repository load request's "config" carries it).</summary>
+    public static TritonModelConfig ParseJson(string json) => Parse(TritonConfigJson.ToTextProto(json));
+
     /// <summary>
     /// Where the config disagrees with the model's own signature: a name the model lacks, another datatype, or
     /// a shape that cannot match. Empty when they agree. Tensors the config leaves out are not checked.

@@ -51,7 +51,7 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
     }
 
     public ModelConfigResponse ModelConfig(ModelConfigRequest request) =>
-        throw new GrpcException(GrpcStatusCode.Unimplemented, "ModelConfig is not implemented yet");
+        new() { Config = GrpcModelConfig.ToMessage(FindOrThrow(request.Name, request.Version).EffectiveConfig()) };
 
     public ModelStatisticsResponse ModelStatistics(ModelStatisticsRequest request)
     {
@@ -97,14 +97,60 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
         return response;
     }
 
-    public RepositoryIndexResponse RepositoryIndex(RepositoryIndexRequest request) =>
-        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryIndex is not implemented yet");
+    public RepositoryIndexResponse RepositoryIndex(RepositoryIndexRequest request)
+    {
+        var response = new RepositoryIndexResponse();
+        foreach (var (name, versions) in Catalog.Index())
+        {
+            if (versions.Length == 0 && !request.Ready)
+            {
+                response.Models.Add(new RepositoryIndexResponse.Types.ModelIndex { Name = name });
+            }
 
-    public ValueTask<RepositoryModelLoadResponse> RepositoryModelLoadAsync(RepositoryModelLoadRequest request, CancellationToken cancellationToken) =>
-        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryModelLoad is not implemented yet");
+            response.Models.AddRange(versions
+                .Where(v => !request.Ready || v.State == ModelState.Ready)
+                .Select(v => new RepositoryIndexResponse.Types.ModelIndex
+                {
+                    Name = name,
+                    Version = v.Version.ToString(CultureInfo.InvariantCulture),
+                    State = v.State == ModelState.Ready ? "READY" : "UNAVAILABLE",
+                    Reason = v.Reason ?? "",
+                }));
+        }
 
-    public ValueTask<RepositoryModelUnloadResponse> RepositoryModelUnloadAsync(RepositoryModelUnloadRequest request, CancellationToken cancellationToken) =>
-        throw new GrpcException(GrpcStatusCode.Unimplemented, "RepositoryModelUnload is not implemented yet");
+        return response;
+    }
+
+    public async ValueTask<RepositoryModelLoadResponse> RepositoryModelLoadAsync(RepositoryModelLoadRequest request, CancellationToken cancellationToken)
+    {
+        string? config = null;
+        if (request.Parameters.TryGetValue("config", out ModelRepositoryParameter? parameter))
+        {
+            config = parameter.ParameterChoiceCase switch
+            {
+                ModelRepositoryParameter.ParameterChoiceOneofCase.StringParam => parameter.StringParam,
+                ModelRepositoryParameter.ParameterChoiceOneofCase.BytesParam => parameter.BytesParam.ToStringUtf8(),
+                _ => throw GrpcException.InvalidArgument("parameter 'config' must be a string holding the model configuration as JSON"),
+            };
+        }
+
+        ThrowIfError(await Task.Run(() => Catalog.LoadModel(request.ModelName, config), cancellationToken));
+        return new RepositoryModelLoadResponse();
+    }
+
+    public async ValueTask<RepositoryModelUnloadResponse> RepositoryModelUnloadAsync(RepositoryModelUnloadRequest request, CancellationToken cancellationToken)
+    {
+        ThrowIfError(await Task.Run(() => Catalog.UnloadModel(request.ModelName), cancellationToken));
+        return new RepositoryModelUnloadResponse();
+    }
+
+    private static void ThrowIfError(InferenceError? error)
+    {
+        if (error is not null)
+        {
+            throw new GrpcException(GrpcEndpoints.StatusFor(error.Kind), error.Message);
+        }
+    }
 
     private ServedModel FindOrThrow(string name, string version) =>
         Catalog.Find(name, Version(version), out InferenceError? error)

@@ -5,7 +5,7 @@ using Quiver.Core.Models;
 
 namespace Quiver.Server.Rest;
 
-/// <summary>JSON bodies of the protocol extensions: statistics, repository index.</summary>
+/// <summary>JSON bodies of the protocol extensions: statistics, repository index, model configuration.</summary>
 internal static class ExtensionsJson
 {
     /// <summary>Triton's statistics extension: <c>{"model_stats": [...]}</c> with its field names.</summary>
@@ -50,6 +50,138 @@ internal static class ExtensionsJson
 
         writer.WriteEndArray();
         writer.WriteEndObject();
+    }
+
+    /// <summary>The repository extension's index: one entry per version (or per model never loaded).</summary>
+    public static void WriteIndex(IBufferWriter<byte> output, IReadOnlyList<(string Name, ModelVersionStatus[] Versions)> index, bool readyOnly)
+    {
+        using var writer = new Utf8JsonWriter(output);
+        writer.WriteStartArray();
+        foreach (var (name, versions) in index)
+        {
+            if (versions.Length == 0 && !readyOnly)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("name", name);
+                writer.WriteEndObject();
+            }
+
+            foreach (ModelVersionStatus version in versions)
+            {
+                if (readyOnly && version.State != ModelState.Ready)
+                {
+                    continue;
+                }
+
+                writer.WriteStartObject();
+                writer.WriteString("name", name);
+                writer.WriteString("version", version.Version.ToString(CultureInfo.InvariantCulture));
+                writer.WriteString("state", IndexState(version.State));
+                if (version.Reason is not null)
+                {
+                    writer.WriteString("reason", version.Reason);
+                }
+
+                writer.WriteEndObject();
+            }
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Triton's names for a version's state in the repository index.</summary>
+    public static string IndexState(ModelState state) => state == ModelState.Ready ? "READY" : "UNAVAILABLE";
+
+    /// <summary>The model configuration extension: Triton's JSON form of a model's configuration.</summary>
+    public static void WriteModelConfig(IBufferWriter<byte> output, TritonModelConfig config)
+    {
+        using var writer = new Utf8JsonWriter(output);
+        writer.WriteStartObject();
+        writer.WriteString("name", config.Name);
+        writer.WriteString("platform", config.Platform);
+        writer.WriteString("backend", config.Backend);
+        writer.WriteStartObject("version_policy");
+        switch (config.VersionPolicy.Kind)
+        {
+            case TritonVersionPolicyKind.Latest:
+                writer.WriteStartObject("latest");
+                writer.WriteNumber("num_versions", config.VersionPolicy.NumVersions);
+                writer.WriteEndObject();
+                break;
+            case TritonVersionPolicyKind.Specific:
+                writer.WriteStartObject("specific");
+                WriteNumbers(writer, "versions", config.VersionPolicy.Versions);
+                writer.WriteEndObject();
+                break;
+            default:
+                writer.WriteStartObject("all");
+                writer.WriteEndObject();
+                break;
+        }
+
+        writer.WriteEndObject();
+        writer.WriteNumber("max_batch_size", config.MaxBatchSize);
+        WriteTensors(writer, "input", config.Inputs);
+        WriteTensors(writer, "output", config.Outputs);
+        writer.WriteStartArray("instance_group");
+        foreach (TritonInstanceGroup group in config.InstanceGroups)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("count", group.Count);
+            writer.WriteString("kind", "KIND_" + group.Kind.ToString().ToUpperInvariant());
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        if (config.DynamicBatching is { } batching)
+        {
+            writer.WriteStartObject("dynamic_batching");
+            WriteNumbers(writer, "preferred_batch_size", batching.PreferredBatchSizes.Select(b => (long)b));
+            writer.WriteNumber("max_queue_delay_microseconds", batching.MaxQueueDelayMicroseconds);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteStartObject("parameters");
+        foreach (var (key, value) in config.Parameters)
+        {
+            writer.WriteStartObject(key);
+            writer.WriteString("string_value", value);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteTensors(Utf8JsonWriter writer, string property, IReadOnlyList<TritonTensorConfig> tensors)
+    {
+        writer.WriteStartArray(property);
+        foreach (TritonTensorConfig tensor in tensors)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", tensor.Name);
+            writer.WriteString("data_type", TritonDataTypes.TritonName(tensor.DataType ?? "INVALID"));
+            WriteNumbers(writer, "dims", tensor.Dims);
+            if (tensor.LabelFilename is not null)
+            {
+                writer.WriteString("label_filename", tensor.LabelFilename);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter writer, string property, IEnumerable<long> values)
+    {
+        writer.WriteStartArray(property);
+        foreach (long value in values)
+        {
+            writer.WriteNumberValue(value);
+        }
+
+        writer.WriteEndArray();
     }
 
     private static void WriteDuration(Utf8JsonWriter writer, string name, CountAndNanoseconds duration)

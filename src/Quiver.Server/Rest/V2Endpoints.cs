@@ -12,7 +12,7 @@ namespace Quiver.Server.Rest;
 internal static class V2Endpoints
 {
     /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
-    public static readonly string[] Extensions = ["classification", "binary_tensor_data", "statistics"];
+    public static readonly string[] Extensions = ["classification", "binary_tensor_data", "statistics", "model_repository", "model_configuration"];
 
     public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
     {
