@@ -119,5 +119,16 @@ check("ModelStreamInfer result", "s-2" in responses and abs(
     struct.unpack("<2f", responses["s-2"].infer_response.raw_output_contents[0])[0] - mlp([4, 3, 2, 1])[0]) < 1e-5)
 check("ModelStreamInfer error", "nope" in responses.get("s-bad", pb.ModelStreamInferResponse()).error_message)
 
+stats = stub.ModelStatistics(pb.ModelStatisticsRequest(name="mlp", version="1"))
+check("ModelStatistics", stats.model_stats[0].inference_stats.success.count >= 1 and stats.model_stats[0].inference_stats.success.ns > 0, stats)
+index = stub.RepositoryIndex(pb.RepositoryIndexRequest(ready=True))
+check("RepositoryIndex", any(m.name == "mlp" and m.state == "READY" for m in index.models), index)
+config = stub.ModelConfig(pb.ModelConfigRequest(name="mlp")).config
+check("ModelConfig", config.max_batch_size == 8 and list(config.input[0].dims) == [4] and config.input[0].data_type == 11, config)
+stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="identity_int16"))
+check("RepositoryModelUnload", not stub.ModelReady(pb.ModelReadyRequest(name="identity_int16")).ready)
+stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="identity_int16"))
+check("RepositoryModelLoad", stub.ModelReady(pb.ModelReadyRequest(name="identity_int16")).ready)
+
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
