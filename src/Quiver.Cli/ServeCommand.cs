@@ -29,6 +29,14 @@ public static class ServeCommand
             Description = "gRPC port (HTTP/2 cleartext) for inference.GRPCInferenceService (0 picks a free port).",
             DefaultValueFactory = _ => defaults.GrpcPort,
         };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            Description = "PEM certificate: serve REST (HTTP/1.1 and HTTP/2) and gRPC over TLS. Needs --tls-key.",
+        };
+        var tlsKey = new Option<string?>("--tls-key")
+        {
+            Description = "PEM private key for --tls-cert.",
+        };
         var dataDir = new Option<string>("--data-dir")
         {
             Description = "Directory for Quiver's own state.",
@@ -46,7 +54,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, dataDir, maxRequestBytes, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, tlsCert, tlsKey, dataDir, maxRequestBytes, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -56,6 +64,8 @@ public static class ServeCommand
                 Host = result.GetValue(host)!,
                 HttpPort = result.GetValue(httpPort),
                 GrpcPort = result.GetValue(grpcPort),
+                TlsCertificatePath = result.GetValue(tlsCert),
+                TlsKeyPath = result.GetValue(tlsKey),
                 DataDirectory = result.GetValue(dataDir)!,
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),

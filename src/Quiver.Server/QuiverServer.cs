@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -63,17 +65,31 @@ public sealed partial class QuiverServer : IAsyncDisposable
             configureLogging(builder.Logging);
         }
 
+        X509Certificate2? certificate;
+        try
+        {
+            certificate = options.TlsCertificatePath is { } certPath
+                ? X509Certificate2.CreateFromPemFile(certPath, options.TlsKeyPath)
+                : null;
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
+        {
+            throw new ServerStartException([$"cannot read the TLS certificate and key: {e.Message}"]);
+        }
+
         ListenOptions? httpListener = null;
         ListenOptions? grpcListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
-            // Without TLS there is no ALPN to offer HTTP/2 on the REST port; it serves HTTP/1.1.
-            httpListener = Listen(kestrel, options.Host, options.HttpPort, HttpProtocols.Http1);
+
+            // Without TLS there is no ALPN to offer HTTP/2 on the REST port, so it serves HTTP/1.1; with TLS, both.
+            httpListener = Listen(kestrel, options.Host, options.HttpPort,
+                certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2, certificate);
 
             // Cleartext gRPC clients speak HTTP/2 with prior knowledge, which needs an HTTP/2-only endpoint.
-            grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2);
+            grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2, certificate);
         });
 
         WebApplication app = builder.Build();
@@ -113,7 +129,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
 
-        var server = new QuiverServer(app, catalog, AddressOf(httpListener!), AddressOf(grpcListener!));
+        var server = new QuiverServer(app, catalog, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null));
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), catalog.RepositoryPath);
         return server;
     }
@@ -128,12 +144,17 @@ public sealed partial class QuiverServer : IAsyncDisposable
         Catalog.Dispose();
     }
 
-    private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols)
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols, X509Certificate2? certificate)
     {
         ListenOptions? listener = null;
         void Configure(ListenOptions options)
         {
             options.Protocols = protocols;
+            if (certificate is not null)
+            {
+                options.UseHttps(certificate);
+            }
+
             listener = options;
         }
 
@@ -150,8 +171,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
     }
 
     // Kestrel writes the port it actually bound (for port 0) back into the listen options.
-    private static Uri AddressOf(ListenOptions listener) =>
-        new($"http://{(listener.EndPoint is IPEndPoint ip ? ip.ToString() : "localhost:" + listener.IPEndPoint?.Port)}");
+    private static Uri AddressOf(ListenOptions listener, bool tls) =>
+        new($"{(tls ? "https" : "http")}://{(listener.EndPoint is IPEndPoint ip ? ip.ToString() : "localhost:" + listener.IPEndPoint?.Port)}");
 
     private static partial class Log
     {

@@ -17,6 +17,12 @@ public sealed record QuiverServerOptions
     /// <summary>The gRPC port (HTTP/2 cleartext). Defaults to 8001, Triton's; 0 picks a free port.</summary>
     public int GrpcPort { get; init; } = 8001;
 
+    /// <summary>PEM certificate for TLS on both ports; null (the default) serves cleartext. Needs <see cref="TlsKeyPath"/>.</summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; init; }
+
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 
@@ -61,6 +67,19 @@ public sealed record QuiverServerOptions
             errors.Add($"--host {Host} is not a loopback address, and Quiver has no authentication configured: " +
                 "anyone on the network could call the models. Bind 127.0.0.1, or pass --allow-unauthenticated " +
                 "if the network in front of Quiver already controls access.");
+        }
+
+        if ((TlsCertificatePath is null) != (TlsKeyPath is null))
+        {
+            errors.Add("--tls-cert and --tls-key go together: give both PEM files, or neither for cleartext.");
+        }
+
+        foreach (string? file in new[] { TlsCertificatePath, TlsKeyPath })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                errors.Add($"TLS file '{file}' does not exist.");
+            }
         }
 
         if (string.IsNullOrWhiteSpace(ModelRepository))
