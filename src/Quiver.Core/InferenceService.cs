@@ -61,6 +61,11 @@ public sealed class InferenceService(ModelCatalog catalog)
         {
             return await model.InferAsync(request, cancellationToken).ConfigureAwait(false);
         }
+        catch (ArgumentException e)
+        {
+            // A config.pbtxt reshape whose element count differs from the request's.
+            return new InferenceError(ErrorKind.InvalidArgument, $"model '{model.Name}' cannot take the request: {e.Message}");
+        }
         catch (ObjectDisposedException)
         {
             return new InferenceError(ErrorKind.Unavailable, $"model '{model.Name}' version {model.Version} was unloaded while the request waited; retry it");

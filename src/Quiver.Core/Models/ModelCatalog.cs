@@ -358,7 +358,7 @@ public sealed partial class ModelCatalog : IDisposable
         }
 
         // The signature is only known once ONNX Runtime has read the file, so a config.pbtxt is checked after loading.
-        IReadOnlyList<string> disagreements = triton?.Validate(model.Inputs, model.Outputs) ?? [];
+        IReadOnlyList<string> disagreements = triton?.Validate(model.ModelInputs, model.ModelOutputs) ?? [];
         if (disagreements.Count > 0)
         {
             model.Dispose();

@@ -14,6 +14,9 @@ public sealed class ServedModel : IDisposable
     private readonly string[] _allOutputNames;
     private TritonModelConfig? _triton;
 
+    // config.pbtxt reshapes by tensor name: clients see Dims, ONNX Runtime sees Reshape (after any batch dimension).
+    private Dictionary<string, TritonTensorConfig> _reshapes = [];
+
     private ServedModel(string name, long version, ModelConfig config, SessionPool sessions,
         TensorSpec[] inputs, TensorSpec[] outputs, IReadOnlyDictionary<string, string[]> labels)
     {
@@ -33,7 +36,13 @@ public sealed class ServedModel : IDisposable
 
     public ModelConfig Config { get; }
 
-    /// <summary>The inputs the model declares, in the protocol's datatypes.</summary>
+    /// <summary>The inputs ONNX Runtime reports for the model file, before any config.pbtxt reshape.</summary>
+    public IReadOnlyList<TensorSpec> ModelInputs { get; private init; } = [];
+
+    /// <summary>The outputs ONNX Runtime reports for the model file, before any config.pbtxt reshape.</summary>
+    public IReadOnlyList<TensorSpec> ModelOutputs { get; private init; } = [];
+
+    /// <summary>The inputs clients send, in the protocol's datatypes (config.pbtxt's dims where it reshapes).</summary>
     public IReadOnlyList<TensorSpec> Inputs { get; }
 
     /// <summary>The outputs the model declares, in the protocol's datatypes.</summary>
@@ -64,10 +73,20 @@ public sealed class ServedModel : IDisposable
                 sessions[i] = InferenceSession.FromFile(modelPath, settings, runtime);
             }
 
-            TensorSpec[] inputs = ToSpecs(sessions[0].Inputs, "input");
-            TensorSpec[] outputs = ToSpecs(sessions[0].Outputs, "output");
+            TensorSpec[] modelInputs = ToSpecs(sessions[0].Inputs, "input");
+            TensorSpec[] modelOutputs = ToSpecs(sessions[0].Outputs, "output");
+            Dictionary<string, TritonTensorConfig> reshapes = (triton?.Inputs ?? []).Concat(triton?.Outputs ?? [])
+                .Where(t => t.Reshape is not null)
+                .ToDictionary(t => t.Name);
+            TensorSpec[] outputs = ClientSpecs(modelOutputs, reshapes, config.MaxBatchSize);
             CheckLabels(labels, outputs);
-            return new ServedModel(name, version, config, new SessionPool(sessions), inputs, outputs, labels) { _triton = triton };
+            return new ServedModel(name, version, config, new SessionPool(sessions), ClientSpecs(modelInputs, reshapes, config.MaxBatchSize), outputs, labels)
+            {
+                _triton = triton,
+                _reshapes = reshapes,
+                ModelInputs = modelInputs,
+                ModelOutputs = modelOutputs,
+            };
         }
         catch
         {
@@ -87,7 +106,7 @@ public sealed class ServedModel : IDisposable
         var inputs = new NamedTensor[request.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
-            inputs[i] = new NamedTensor(request.Inputs[i].Name, ToValue(request.Inputs[i]));
+            inputs[i] = new NamedTensor(request.Inputs[i].Name, ToValue(request.Inputs[i], ReshapeFor(request.Inputs[i].Name, toModel: true)));
         }
 
         string[] outputNames = _allOutputNames;
@@ -106,7 +125,7 @@ public sealed class ServedModel : IDisposable
         var outputs = new InferenceTensor[values.Length];
         for (int i = 0; i < values.Length; i++)
         {
-            outputs[i] = ToTensor(outputNames[i], values[i]);
+            outputs[i] = ToTensor(outputNames[i], values[i], ReshapeFor(outputNames[i], toModel: false));
             if (request.Outputs?[i].Parameters is { } parameters && Classification.Requested(parameters, out long count))
             {
                 Labels.TryGetValue(outputNames[i], out string[]? labels);
@@ -150,7 +169,8 @@ public sealed class ServedModel : IDisposable
     }
 
     private TritonTensorConfig Describe(TensorSpec spec, string? labelFile) =>
-        new(spec.Name, spec.DataType.Name(), Config.MaxBatchSize > 0 && spec.Shape.Length > 0 ? spec.Shape[1..] : spec.Shape, null, labelFile);
+        new(spec.Name, spec.DataType.Name(), Config.MaxBatchSize > 0 && spec.Shape.Length > 0 ? spec.Shape[1..] : spec.Shape,
+            _reshapes.GetValueOrDefault(spec.Name)?.Reshape, labelFile);
 
     /// <summary>Cumulative request and execution statistics of this version.</summary>
     public ModelStatistics Statistics { get; } = new();
@@ -211,20 +231,48 @@ public sealed class ServedModel : IDisposable
         }
     }
 
-    private static TensorValue ToValue(InferenceTensor tensor) =>
-        tensor.DataType == DataType.Bytes
-            ? TensorValue.FromStrings(tensor.Shape, tensor.Bytes!)
-            : TensorValue.FromBytes(tensor.DataType.ToOnnx(), tensor.Shape, tensor.Data);
+    private long[]? ReshapeFor(string name, bool toModel) =>
+        _reshapes.TryGetValue(name, out TritonTensorConfig? tensor) ? (toModel ? tensor.Reshape : tensor.Dims) : null;
 
-    private static InferenceTensor ToTensor(string name, TensorValue value)
+    // The client-facing shape of a reshaped tensor: the batch dimension (when batching), then config.pbtxt's dims.
+    private static TensorSpec[] ClientSpecs(TensorSpec[] specs, Dictionary<string, TritonTensorConfig> reshapes, int maxBatchSize) =>
+        Array.ConvertAll(specs, spec => reshapes.TryGetValue(spec.Name, out TritonTensorConfig? tensor)
+            ? spec with { Shape = maxBatchSize > 0 ? [-1, .. tensor.Dims] : tensor.Dims }
+            : spec);
+
+    // Same elements, another shape: the batch dimension is kept and a -1 in the target takes what is left.
+    private long[] Reshape(long[] shape, long[]? target)
+    {
+        if (target is null)
+        {
+            return shape;
+        }
+
+        long[] batch = Config.MaxBatchSize > 0 && shape.Length > 0 ? [shape[0]] : [];
+        long perItem = Shapes.ElementCount(shape.AsSpan(batch.Length));
+        long known = Shapes.ElementCount(target.Where(d => d >= 0).ToArray());
+        long[] resolved = Array.ConvertAll(target, d => d >= 0 ? d : (known == 0 ? 0 : perItem / known));
+        return [.. batch, .. resolved];
+    }
+
+    private TensorValue ToValue(InferenceTensor tensor, long[]? reshape)
+    {
+        long[] shape = Reshape(tensor.Shape, reshape);
+        return tensor.DataType == DataType.Bytes
+            ? TensorValue.FromStrings(shape, tensor.Bytes!)
+            : TensorValue.FromBytes(tensor.DataType.ToOnnx(), shape, tensor.Data);
+    }
+
+    private InferenceTensor ToTensor(string name, TensorValue value, long[]? reshape)
     {
         if (!DataTypes.TryFromOnnx(value.ElementType, out DataType type))
         {
             throw new InvalidOperationException($"output '{name}' has element type {value.ElementType}, which the protocol cannot carry.");
         }
 
+        long[] shape = Reshape(value.Shape, reshape);
         return type == DataType.Bytes
-            ? new InferenceTensor(name, value.Shape, value.Strings!)
-            : new InferenceTensor(name, type, value.Shape, value.Data);
+            ? new InferenceTensor(name, shape, value.Strings!)
+            : new InferenceTensor(name, type, shape, value.Data);
     }
 }

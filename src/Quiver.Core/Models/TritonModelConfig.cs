@@ -73,11 +73,22 @@ public sealed record TritonModelConfig
 
     /// <summary>
     /// Where the config disagrees with the model's own signature: a name the model lacks, another datatype, or
-    /// a shape that cannot match. Empty when they agree. Tensors the config leaves out are not checked.
+    /// a shape that cannot match; or a platform or backend other than ONNX Runtime's. Empty when they agree.
+    /// Tensors the config leaves out are not checked.
     /// </summary>
     public IReadOnlyList<string> Validate(IReadOnlyList<TensorSpec> modelInputs, IReadOnlyList<TensorSpec> modelOutputs)
     {
         var problems = new List<string>();
+        if (Platform is not ("" or "onnxruntime_onnx"))
+        {
+            problems.Add($"{FileName} platform is '{Platform}', but Quiver serves only ONNX models (platform onnxruntime_onnx)");
+        }
+
+        if (Backend is not ("" or "onnxruntime"))
+        {
+            problems.Add($"{FileName} backend is '{Backend}', but Quiver serves only ONNX models (backend onnxruntime)");
+        }
+
         Compare(Inputs, modelInputs, "input", problems);
         Compare(Outputs, modelOutputs, "output", problems);
         return problems;

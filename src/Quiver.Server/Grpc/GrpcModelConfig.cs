@@ -18,13 +18,13 @@ internal static class GrpcModelConfig
         };
         message.Input.AddRange(config.Inputs.Select(t =>
         {
-            var input = new ModelInput { Name = t.Name, DataType = DataTypeOf(t.DataType) };
+            var input = new ModelInput { Name = t.Name, DataType = DataTypeOf(t.DataType), Reshape = Reshape(t.Reshape) };
             input.Dims.AddRange(t.Dims);
             return input;
         }));
         message.Output.AddRange(config.Outputs.Select(t =>
         {
-            var output = new ModelOutput { Name = t.Name, DataType = DataTypeOf(t.DataType), LabelFilename = t.LabelFilename ?? "" };
+            var output = new ModelOutput { Name = t.Name, DataType = DataTypeOf(t.DataType), LabelFilename = t.LabelFilename ?? "", Reshape = Reshape(t.Reshape) };
             output.Dims.AddRange(t.Dims);
             return output;
         }));
@@ -46,6 +46,8 @@ internal static class GrpcModelConfig
 
         return message;
     }
+
+    private static ModelTensorReshape? Reshape(long[]? shape) => shape is null ? null : new ModelTensorReshape { Shape = { shape } };
 
     private static ModelVersionPolicy Policy(TritonVersionPolicy policy) => policy.Kind switch
     {

@@ -162,6 +162,13 @@ internal static class ExtensionsJson
             writer.WriteString("name", tensor.Name);
             writer.WriteString("data_type", TritonDataTypes.TritonName(tensor.DataType ?? "INVALID"));
             WriteNumbers(writer, "dims", tensor.Dims);
+            if (tensor.Reshape is { } reshape)
+            {
+                writer.WriteStartObject("reshape");
+                WriteNumbers(writer, "shape", reshape);
+                writer.WriteEndObject();
+            }
+
             if (tensor.LabelFilename is not null)
             {
                 writer.WriteString("label_filename", tensor.LabelFilename);

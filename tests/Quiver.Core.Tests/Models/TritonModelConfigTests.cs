@@ -356,6 +356,22 @@ public sealed class TritonModelConfigTests
         Assert.Empty(Validate(text));
     }
 
+    [Theory]
+    [InlineData("platform: \"tensorrt_plan\"", "platform is 'tensorrt_plan'")]
+    [InlineData("backend: \"python\"", "backend is 'python'")]
+    public void Validate_AnotherPlatformOrBackend_IsRefusedNamingIt(string text, string problem)
+    {
+        Assert.Contains(Validate(text), p => p.Contains(problem, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("platform: \"onnxruntime_onnx\"")]
+    [InlineData("backend: \"onnxruntime\"")]
+    public void Validate_OnnxRuntimePlatformOrBackend_IsAccepted(string text)
+    {
+        Assert.Empty(Validate(text));
+    }
+
     [Fact]
     public void Validate_DataTypeDiffers_NamesBothTypes()
     {

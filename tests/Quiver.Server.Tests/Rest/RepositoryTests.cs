@@ -110,6 +110,31 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
         Assert.Contains("TYPE_INT32", (string?)body["error"]);
     }
 
+    [Fact]
+    public async Task ConfigPbtxtReshape_ClientsUseDims_TheModelSeesTheReshape()
+    {
+        AddModel("reshaped", SampleModels.Identity(TensorElementType.Float, "batch", 6));
+        File.WriteAllText(Path.Combine(fixture.Root, "reshaped", "config.pbtxt"), """
+            platform: "onnxruntime_onnx"
+            max_batch_size: 4
+            input [ { name: "input" data_type: TYPE_FP32 dims: [ 2, 3 ] reshape: { shape: [ 6 ] } } ]
+            output [ { name: "output" data_type: TYPE_FP32 dims: [ 2, -1 ] reshape: { shape: [ 6 ] } } ]
+            """);
+        Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/reshaped/load", "")).Status);
+
+        var (_, metadata) = await _server.GetAsync("/v2/models/reshaped");
+        Assert.Equal("[-1,2,3]", metadata!["inputs"]![0]!["shape"]!.ToJsonString());
+        var (status, body) = await _server.PostAsync("/v2/models/reshaped/infer",
+            """{"inputs":[{"name":"input","shape":[2,2,3],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12]}]}""");
+
+        Assert.Equal(200, status);
+        Assert.Equal("[2,2,3]", body!["outputs"]![0]!["shape"]!.ToJsonString());
+        Assert.Equal("[1,2,3,4,5,6,7,8,9,10,11,12]", body["outputs"]![0]!["data"]!.ToJsonString());
+        var (_, config) = await _server.GetAsync("/v2/models/reshaped/config");
+        Assert.Equal("[6]", config!["input"]![0]!["reshape"]!["shape"]!.ToJsonString());
+        Assert.Equal("[2,3]", config["input"]![0]!["dims"]!.ToJsonString());
+    }
+
     public static TheoryData<string, string, int, string> BadRequests => new()
     {
         { "/v2/repository/models/nope/load", "", 404, "nope" },
