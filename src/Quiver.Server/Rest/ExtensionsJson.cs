@@ -110,7 +110,7 @@ internal static class ExtensionsJson
                 break;
             case TritonVersionPolicyKind.Specific:
                 writer.WriteStartObject("specific");
-                WriteNumbers(writer, "versions", config.VersionPolicy.Versions);
+                InferenceJson.WriteNumbers(writer, "versions", config.VersionPolicy.Versions);
                 writer.WriteEndObject();
                 break;
             default:
@@ -136,7 +136,7 @@ internal static class ExtensionsJson
         if (config.DynamicBatching is { } batching)
         {
             writer.WriteStartObject("dynamic_batching");
-            WriteNumbers(writer, "preferred_batch_size", batching.PreferredBatchSizes.Select(b => (long)b));
+            InferenceJson.WriteNumbers(writer, "preferred_batch_size", batching.PreferredBatchSizes.Select(b => (long)b));
             writer.WriteNumber("max_queue_delay_microseconds", batching.MaxQueueDelayMicroseconds);
             writer.WriteEndObject();
         }
@@ -161,11 +161,11 @@ internal static class ExtensionsJson
             writer.WriteStartObject();
             writer.WriteString("name", tensor.Name);
             writer.WriteString("data_type", TritonDataTypes.TritonName(tensor.DataType ?? "INVALID"));
-            WriteNumbers(writer, "dims", tensor.Dims);
+            InferenceJson.WriteNumbers(writer, "dims", tensor.Dims);
             if (tensor.Reshape is { } reshape)
             {
                 writer.WriteStartObject("reshape");
-                WriteNumbers(writer, "shape", reshape);
+                InferenceJson.WriteNumbers(writer, "shape", reshape);
                 writer.WriteEndObject();
             }
 
@@ -175,17 +175,6 @@ internal static class ExtensionsJson
             }
 
             writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-    }
-
-    private static void WriteNumbers(Utf8JsonWriter writer, string property, IEnumerable<long> values)
-    {
-        writer.WriteStartArray(property);
-        foreach (long value in values)
-        {
-            writer.WriteNumberValue(value);
         }
 
         writer.WriteEndArray();

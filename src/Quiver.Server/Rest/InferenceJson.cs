@@ -138,12 +138,15 @@ internal static class InferenceJson
         writer.WriteEndArray();
     }
 
-    private static void WriteShape(Utf8JsonWriter writer, long[] shape)
+    private static void WriteShape(Utf8JsonWriter writer, long[] shape) => WriteNumbers(writer, "shape", shape);
+
+    /// <summary>An array of integers under <paramref name="property"/>: shapes, dims, versions.</summary>
+    internal static void WriteNumbers(Utf8JsonWriter writer, string property, IEnumerable<long> values)
     {
-        writer.WriteStartArray("shape");
-        foreach (long dim in shape)
+        writer.WriteStartArray(property);
+        foreach (long value in values)
         {
-            writer.WriteNumberValue(dim);
+            writer.WriteNumberValue(value);
         }
 
         writer.WriteEndArray();
