@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Quiver.Core.Models;
+using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 
@@ -61,6 +62,18 @@ public sealed class InferenceService(ModelCatalog catalog)
         {
             return await model.InferAsync(request, cancellationToken).ConfigureAwait(false);
         }
+        catch (InferenceException e)
+        {
+            return e.Error;
+        }
+        catch (QueueFullException e)
+        {
+            return new InferenceError(ErrorKind.QueueFull, e.Message);
+        }
+        catch (DeadlineExceededException e)
+        {
+            return new InferenceError(ErrorKind.DeadlineExceeded, e.Message);
+        }
         catch (ArgumentException e)
         {
             // A config.pbtxt reshape whose element count differs from the request's.
@@ -68,7 +81,7 @@ public sealed class InferenceService(ModelCatalog catalog)
         }
         catch (ObjectDisposedException)
         {
-            return new InferenceError(ErrorKind.Unavailable, $"model '{model.Name}' version {model.Version} was unloaded while the request waited; retry it");
+            return new InferenceError(ErrorKind.Unavailable, $"model '{model.Name}' version {model.Version} was unloaded before the request could run; retry it");
         }
         catch (OnnxRuntimeException e) when (e.ErrorCode is OrtErrorCode.InvalidArgument or OrtErrorCode.Fail)
         {

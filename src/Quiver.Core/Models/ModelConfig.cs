@@ -32,6 +32,18 @@ public sealed record ModelConfig
     /// <summary>Label files per output name, relative to the model folder, one label per line.</summary>
     public IReadOnlyDictionary<string, string> LabelFiles { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Dynamic batching: requests queued together are run as one batch along the first dimension. Null
+    /// (the default) runs each request on its own. Needs <see cref="MaxBatchSize"/> &gt; 0.
+    /// </summary>
+    public DynamicBatchingConfig? DynamicBatching { get; init; }
+
+    /// <summary>Requests that may wait for an instance; one more gets "queue full" (HTTP 429). Defaults to 1024.</summary>
+    public int MaxQueueSize { get; init; } = 1024;
+
+    /// <summary>Whether identical requests are answered from the result cache (deterministic models only). Defaults to false.</summary>
+    public bool ResponseCache { get; init; }
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -91,10 +103,33 @@ public sealed record ModelConfig
                 case "label_files":
                     config = config with { LabelFiles = ReadStringMap(property, errors) };
                     break;
+                case "dynamic_batching":
+                    config = config with { DynamicBatching = ReadDynamicBatching(property, errors) };
+                    break;
+                case "max_queue_size":
+                    config = config with { MaxQueueSize = ReadInt(property, 1, errors) };
+                    break;
+                case "response_cache":
+                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        config = config with { ResponseCache = property.Value.GetBoolean() };
+                    }
+                    else
+                    {
+                        errors.Add("'response_cache' must be true or false");
+                    }
+
+                    break;
                 default:
-                    errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, execution_providers, fallback_to_cpu, label_files)");
+                    errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
+                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache)");
                     break;
             }
+        }
+
+        if (config.DynamicBatching is not null && config.MaxBatchSize == 0)
+        {
+            errors.Add("'dynamic_batching' needs 'max_batch_size' > 0: the batch is formed along the first dimension");
         }
 
         if (errors.Count > 0)
@@ -103,6 +138,43 @@ public sealed record ModelConfig
         }
 
         return config;
+    }
+
+    private static DynamicBatchingConfig? ReadDynamicBatching(JsonProperty property, List<string> errors)
+    {
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add("'dynamic_batching' must be an object, e.g. {\"max_queue_delay_microseconds\": 100, \"preferred_batch_size\": [8, 16]}");
+            return null;
+        }
+
+        var batching = new DynamicBatchingConfig(0, []);
+        foreach (JsonProperty setting in property.Value.EnumerateObject())
+        {
+            switch (setting.Name)
+            {
+                case "max_queue_delay_microseconds":
+                    batching = batching with { MaxQueueDelayMicroseconds = ReadInt(setting, 0, errors) };
+                    break;
+                case "preferred_batch_size":
+                    if (setting.Value.ValueKind == JsonValueKind.Array &&
+                        setting.Value.EnumerateArray().All(e => e.TryGetInt32(out int size) && size > 0))
+                    {
+                        batching = batching with { PreferredBatchSizes = setting.Value.EnumerateArray().Select(e => e.GetInt32()).Order().ToArray() };
+                    }
+                    else
+                    {
+                        errors.Add("'dynamic_batching.preferred_batch_size' must be an array of positive integers");
+                    }
+
+                    break;
+                default:
+                    errors.Add($"unknown setting 'dynamic_batching.{setting.Name}' (known: max_queue_delay_microseconds, preferred_batch_size)");
+                    break;
+            }
+        }
+
+        return batching;
     }
 
     private static int ReadInt(JsonProperty property, int minimum, List<string> errors)
@@ -159,3 +231,6 @@ public sealed record ModelConfig
 
 /// <summary>A config.json or config.pbtxt that cannot be used, with every problem in the message.</summary>
 public sealed class ModelConfigException(string message) : Exception(message);
+
+/// <summary>How requests are gathered into batches: how long the first may wait for company, and the sizes worth waiting for.</summary>
+public sealed record DynamicBatchingConfig(long MaxQueueDelayMicroseconds, int[] PreferredBatchSizes);

@@ -26,12 +26,17 @@ public sealed class ModelStatistics
         Interlocked.Exchange(ref _lastInferenceMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
 
-    /// <summary>Records one model execution of <paramref name="batchSize"/> inferences and where its time went.</summary>
-    public void RecordExecution(long batchSize, TimeSpan queue, TimeSpan input, TimeSpan infer, TimeSpan output)
+    /// <summary>Records how long one request waited for an instance.</summary>
+    public void RecordQueue(TimeSpan waited) => _queue.Add(waited);
+
+    /// <summary>
+    /// Records one model execution of <paramref name="batchSize"/> inferences from <paramref name="requests"/>
+    /// requests. As in Triton, every request of the batch is charged the batch's compute durations.
+    /// </summary>
+    public void RecordExecution(long batchSize, int requests, TimeSpan input, TimeSpan infer, TimeSpan output)
     {
-        _queue.Add(queue);
-        _compute.Add(input, infer, output);
-        _byBatchSize.GetOrAdd(batchSize, _ => new ComputeDurations()).Add(input, infer, output);
+        _compute.Add(input, infer, output, requests);
+        _byBatchSize.GetOrAdd(batchSize, _ => new ComputeDurations()).Add(input, infer, output, 1);
         Interlocked.Add(ref _inferenceCount, batchSize);
         Interlocked.Increment(ref _executionCount);
     }
@@ -52,10 +57,10 @@ public sealed class ModelStatistics
         private long _count;
         private long _ticks;
 
-        public void Add(TimeSpan elapsed)
+        public void Add(TimeSpan elapsed, int times = 1)
         {
-            Interlocked.Increment(ref _count);
-            Interlocked.Add(ref _ticks, elapsed.Ticks);
+            Interlocked.Add(ref _count, times);
+            Interlocked.Add(ref _ticks, elapsed.Ticks * times);
         }
 
         public CountAndNanoseconds Read() => new(Interlocked.Read(ref _count), Interlocked.Read(ref _ticks) * 100);
@@ -69,11 +74,11 @@ public sealed class ModelStatistics
 
         public Duration Output { get; } = new();
 
-        public void Add(TimeSpan input, TimeSpan infer, TimeSpan output)
+        public void Add(TimeSpan input, TimeSpan infer, TimeSpan output, int times)
         {
-            Input.Add(input);
-            Infer.Add(infer);
-            Output.Add(output);
+            Input.Add(input, times);
+            Infer.Add(infer, times);
+            Output.Add(output, times);
         }
     }
 }

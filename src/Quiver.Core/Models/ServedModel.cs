@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 
@@ -10,20 +11,21 @@ public sealed class ServedModel : IDisposable
     /// <summary>The platform name reported in model metadata, as Triton spells it.</summary>
     public const string Platform = "onnxruntime_onnx";
 
-    private readonly SessionPool _sessions;
+    private readonly ModelScheduler _scheduler;
     private readonly string[] _allOutputNames;
     private TritonModelConfig? _triton;
 
     // config.pbtxt reshapes by tensor name: clients see Dims, ONNX Runtime sees Reshape (after any batch dimension).
     private Dictionary<string, TritonTensorConfig> _reshapes = [];
 
-    private ServedModel(string name, long version, ModelConfig config, SessionPool sessions,
+    private ServedModel(string name, long version, ModelConfig config, InferenceSession[] sessions,
         TensorSpec[] inputs, TensorSpec[] outputs, IReadOnlyDictionary<string, string[]> labels)
     {
         Name = name;
         Version = version;
         Config = config;
-        _sessions = sessions;
+        _scheduler = new ModelScheduler(sessions, new SchedulerSettings(config.MaxBatchSize, config.DynamicBatching, config.MaxQueueSize),
+            Statistics, $"'{name}' version {version}");
         Inputs = inputs;
         Outputs = outputs;
         Labels = labels;
@@ -52,10 +54,10 @@ public sealed class ServedModel : IDisposable
     public IReadOnlyDictionary<string, string[]> Labels { get; }
 
     /// <summary>Producer, description and custom metadata stored in the ONNX file.</summary>
-    public ModelMetadata Metadata => _sessions.First.Metadata;
+    public ModelMetadata Metadata => _scheduler.First.Metadata;
 
     /// <summary>The execution providers the sessions actually use.</summary>
-    public IReadOnlyList<string> ExecutionProviders => _sessions.First.ExecutionProviders;
+    public IReadOnlyList<string> ExecutionProviders => _scheduler.First.ExecutionProviders;
 
     /// <summary>
     /// Loads <paramref name="instances"/> sessions of one model file. Throws <see cref="OnnxRuntimeException"/>
@@ -80,7 +82,7 @@ public sealed class ServedModel : IDisposable
                 .ToDictionary(t => t.Name);
             TensorSpec[] outputs = ClientSpecs(modelOutputs, reshapes, config.MaxBatchSize);
             CheckLabels(labels, outputs);
-            return new ServedModel(name, version, config, new SessionPool(sessions), ClientSpecs(modelInputs, reshapes, config.MaxBatchSize), outputs, labels)
+            return new ServedModel(name, version, config, sessions, ClientSpecs(modelInputs, reshapes, config.MaxBatchSize), outputs, labels)
             {
                 _triton = triton,
                 _reshapes = reshapes,
@@ -99,10 +101,13 @@ public sealed class ServedModel : IDisposable
         }
     }
 
-    /// <summary>Runs a request that <see cref="RequestValidator"/> has accepted.</summary>
+    /// <summary>
+    /// Queues a request that <see cref="RequestValidator"/> has accepted and returns its response. Request parameters
+    /// honoured here: <c>timeout</c> (microseconds to wait before running, as Triton), <c>priority</c> (1 or absent:
+    /// online; 2 or more: batch work, which runs only when no online request waits).
+    /// </summary>
     public async ValueTask<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
-        long start = Stopwatch.GetTimestamp();
         var inputs = new NamedTensor[request.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -119,9 +124,9 @@ public sealed class ServedModel : IDisposable
             }
         }
 
-        TimeSpan input = Stopwatch.GetElapsedTime(start);
-        var (values, queue, infer) = await _sessions.RunAsync(inputs, outputNames, cancellationToken).ConfigureAwait(false);
-        long outputStart = Stopwatch.GetTimestamp();
+        var scheduled = new ScheduledRequest(inputs, outputNames, BatchSize(request), PriorityOf(request), DeadlineOf(request),
+            Config.DynamicBatching is null ? null : BatchKey(inputs, outputNames), cancellationToken);
+        TensorValue[] values = await _scheduler.EnqueueAsync(scheduled).ConfigureAwait(false);
         var outputs = new InferenceTensor[values.Length];
         for (int i = 0; i < values.Length; i++)
         {
@@ -133,7 +138,6 @@ public sealed class ServedModel : IDisposable
             }
         }
 
-        Statistics.RecordExecution(BatchSize(request), queue, input, infer, Stopwatch.GetElapsedTime(outputStart));
         return new InferenceResponse
         {
             ModelName = Name,
@@ -175,7 +179,44 @@ public sealed class ServedModel : IDisposable
     /// <summary>Cumulative request and execution statistics of this version.</summary>
     public ModelStatistics Statistics { get; } = new();
 
-    public void Dispose() => _sessions.Dispose();
+    /// <summary>Stops taking requests, lets queued and running ones finish, then releases the sessions.</summary>
+    public void Dispose() => _scheduler.Dispose();
+
+    private static Priority PriorityOf(InferenceRequest request) =>
+        ReadParameter(request, "priority") >= 2 ? Priority.Batch : Priority.Online;
+
+    private static long DeadlineOf(InferenceRequest request) =>
+        ReadParameter(request, "timeout") is long micros and >= 0
+            ? Stopwatch.GetTimestamp() + (long)(micros * (Stopwatch.Frequency / 1e6))
+            : long.MaxValue;
+
+    private static long? ReadParameter(InferenceRequest request, string name)
+    {
+        if (!request.Parameters.TryGetInt64(name, out long value, out string? error))
+        {
+            return error is null ? null : throw InferenceException.InvalidArgument(error);
+        }
+
+        return value >= 0 ? value : throw InferenceException.InvalidArgument($"parameter '{name}' must be 0 or more, got {value}");
+    }
+
+    // Requests share a batch only when everything but the first dimension matches, and they ask for the same outputs.
+    private static string BatchKey(NamedTensor[] inputs, string[] outputNames)
+    {
+        var key = new System.Text.StringBuilder();
+        foreach (NamedTensor input in inputs)
+        {
+            key.Append(input.Name).Append(':').Append((int)input.Value.ElementType).Append(':');
+            for (int d = 1; d < input.Value.Shape.Length; d++)
+            {
+                key.Append(input.Value.Shape[d]).Append(',');
+            }
+
+            key.Append(';');
+        }
+
+        return key.Append('|').AppendJoin(',', outputNames).ToString();
+    }
 
     // Triton counts a request of a batching model as its first dimension's worth of inferences, others as one.
     private long BatchSize(InferenceRequest request) =>

@@ -106,6 +106,9 @@ public sealed record TritonModelConfig
             LabelFiles = Outputs
                 .Where(o => o.LabelFilename is not null)
                 .ToDictionary(o => o.Name, o => o.LabelFilename!),
+            DynamicBatching = DynamicBatching is { } batching && MaxBatchSize > 0
+                ? new DynamicBatchingConfig(batching.MaxQueueDelayMicroseconds, [.. batching.PreferredBatchSizes.Order()])
+                : null,
         };
     }
 

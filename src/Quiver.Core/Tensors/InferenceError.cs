@@ -15,6 +15,12 @@ public enum ErrorKind
     /// <summary>The request is larger than allowed (HTTP 413, RESOURCE_EXHAUSTED).</summary>
     PayloadTooLarge,
 
+    /// <summary>The model's queue is full; retry later (HTTP 429 with Retry-After, RESOURCE_EXHAUSTED).</summary>
+    QueueFull,
+
+    /// <summary>The request's deadline passed before it could run (HTTP 504, DEADLINE_EXCEEDED).</summary>
+    DeadlineExceeded,
+
     /// <summary>The engine failed while running a valid request (HTTP 500, INTERNAL).</summary>
     Internal,
 }

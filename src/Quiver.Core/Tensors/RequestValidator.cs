@@ -41,6 +41,21 @@ public static class RequestValidator
             }
         }
 
+        // With batching, the first dimension is the batch: every input must have the same one.
+        if (maxBatchSize > 0 && request.Inputs.Count > 1)
+        {
+            InferenceTensor first = request.Inputs[0];
+            for (int i = 1; i < request.Inputs.Count; i++)
+            {
+                InferenceTensor other = request.Inputs[i];
+                if (first.Shape.Length > 0 && other.Shape.Length > 0 && first.Shape[0] != other.Shape[0])
+                {
+                    return Invalid($"inputs '{first.Name}' and '{other.Name}' have batch sizes {first.Shape[0]} and {other.Shape[0]}; " +
+                        "every input of a request must have the same first dimension");
+                }
+            }
+        }
+
         return request.Outputs is { } requested ? CheckOutputs(requested, outputs) : null;
     }
 

@@ -123,7 +123,8 @@ internal static partial class GrpcEndpoints
         ErrorKind.InvalidArgument => GrpcStatusCode.InvalidArgument,
         ErrorKind.NotFound => GrpcStatusCode.NotFound,
         ErrorKind.Unavailable => GrpcStatusCode.Unavailable,
-        ErrorKind.PayloadTooLarge => GrpcStatusCode.ResourceExhausted,
+        ErrorKind.PayloadTooLarge or ErrorKind.QueueFull => GrpcStatusCode.ResourceExhausted,
+        ErrorKind.DeadlineExceeded => GrpcStatusCode.DeadlineExceeded,
         _ => GrpcStatusCode.Internal,
     };
 

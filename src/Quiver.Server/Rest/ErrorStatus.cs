@@ -12,6 +12,8 @@ internal static class ErrorStatus
         ErrorKind.NotFound => StatusCodes.Status404NotFound,
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        ErrorKind.QueueFull => StatusCodes.Status429TooManyRequests,
+        ErrorKind.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,
     };
 }

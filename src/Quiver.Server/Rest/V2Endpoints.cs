@@ -56,6 +56,11 @@ internal static class V2Endpoints
         InferResult result = await service.InferAsync(request, context.RequestAborted);
         if (result.Error is { } error)
         {
+            if (error.Kind == ErrorKind.QueueFull)
+            {
+                context.Response.Headers.RetryAfter = "1";
+            }
+
             await WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
             return;
         }
