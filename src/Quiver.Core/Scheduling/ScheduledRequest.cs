@@ -56,15 +56,17 @@ internal sealed class ScheduledRequest
             callback(request);
         }, (this, onCancel));
 
+    // Unregister, not Dispose: Dispose would wait for a callback already running, and that callback may be waiting
+    // for the scheduler's lock held by the caller.
     public void Complete(TensorValue[] outputs)
     {
-        _cancellation.Dispose();
+        _cancellation.Unregister();
         _outcome.TrySetResult(outputs);
     }
 
     public void Fail(Exception error)
     {
-        _cancellation.Dispose();
+        _cancellation.Unregister();
         _outcome.TrySetException(error);
     }
 
