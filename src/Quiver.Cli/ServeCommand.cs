@@ -47,6 +47,11 @@ public static class ServeCommand
             Description = "Largest request body accepted; larger ones get HTTP 413.",
             DefaultValueFactory = _ => defaults.MaxRequestBodyBytes,
         };
+        var cacheBytes = new Option<long>("--cache-bytes")
+        {
+            Description = "Memory for the result cache of models with response_cache on (0 turns it off).",
+            DefaultValueFactory = _ => defaults.CacheBytes,
+        };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
@@ -54,7 +59,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, tlsCert, tlsKey, dataDir, maxRequestBytes, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -68,6 +73,7 @@ public static class ServeCommand
                 TlsKeyPath = result.GetValue(tlsKey),
                 DataDirectory = result.GetValue(dataDir)!,
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
+                CacheBytes = result.GetValue(cacheBytes),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
             };
             return await RunAsync(options, cancellationToken);

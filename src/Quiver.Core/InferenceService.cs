@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Quiver.Core.Caching;
 using Quiver.Core.Models;
 using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
@@ -19,10 +20,13 @@ public readonly record struct InferResult(InferenceResponse? Response, Inference
 /// signature, run it. Transports decode into <see cref="InferenceRequest"/> and map
 /// <see cref="InferResult.Error"/> to their own status codes.
 /// </summary>
-public sealed class InferenceService(ModelCatalog catalog)
+public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null)
 {
     /// <summary>The models this service runs.</summary>
     public ModelCatalog Catalog { get; } = catalog;
+
+    /// <summary>The result cache shared by the models that opt in; null when caching is off.</summary>
+    public ResponseCache? Cache { get; } = cache;
 
     /// <summary>Runs one request.</summary>
     public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
@@ -37,7 +41,9 @@ public sealed class InferenceService(ModelCatalog catalog)
         InferResult result;
         try
         {
-            result = await RunAsync(model, request, cancellationToken).ConfigureAwait(false);
+            result = Cache is not null && model.Config.ResponseCache
+                ? await RunCachedAsync(model, request, Cache, cancellationToken).ConfigureAwait(false)
+                : await RunAsync(model, request, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -48,6 +54,39 @@ public sealed class InferenceService(ModelCatalog catalog)
         model.Statistics.RecordRequest(result.Error is null, start);
         return result;
     }
+
+    private static async ValueTask<InferResult> RunCachedAsync(ServedModel model, InferenceRequest request, ResponseCache cache,
+        CancellationToken cancellationToken)
+    {
+        long lookup = Stopwatch.GetTimestamp();
+        string key = ResponseCache.KeyOf(model, request);
+        if (cache.TryGet(key, out IReadOnlyList<InferenceTensor> outputs))
+        {
+            model.Statistics.RecordCacheHit(Stopwatch.GetElapsedTime(lookup));
+            return new InferenceResponse
+            {
+                ModelName = model.Name,
+                ModelVersion = model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Id = request.Id,
+                Outputs = outputs,
+                Parameters = s_cacheHit,
+            };
+        }
+
+        TimeSpan missed = Stopwatch.GetElapsedTime(lookup);
+        InferResult result = await RunAsync(model, request, cancellationToken).ConfigureAwait(false);
+        if (result.Response is { } response)
+        {
+            long insert = Stopwatch.GetTimestamp();
+            cache.Add(key, response.Outputs);
+            model.Statistics.RecordCacheMiss(missed + Stopwatch.GetElapsedTime(insert));
+        }
+
+        return result;
+    }
+
+    // Tells the client the response came from the cache.
+    private static readonly Parameters s_cacheHit = new(new Dictionary<string, object> { ["cache_hit"] = true });
 
     private static async ValueTask<InferResult> RunAsync(ServedModel model, InferenceRequest request, CancellationToken cancellationToken)
     {

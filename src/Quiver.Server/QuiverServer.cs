@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quiver.Core;
+using Quiver.Core.Caching;
 using Quiver.Core.Models;
 using Quiver.Onnx;
 using Quiver.Server.Grpc;
@@ -110,7 +111,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             throw new ServerStartException([e.Message]);
         }
 
-        var service = new InferenceService(catalog);
+        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null);
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(catalog, options);

@@ -23,6 +23,9 @@ public sealed record QuiverServerOptions
     /// <summary>PEM private key of <see cref="TlsCertificatePath"/>.</summary>
     public string? TlsKeyPath { get; init; }
 
+    /// <summary>Bytes of model outputs the result cache may hold, for models with response_cache on; 0 turns it off. Defaults to 64 MiB.</summary>
+    public long CacheBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 
@@ -51,6 +54,11 @@ public sealed record QuiverServerOptions
         else if (GrpcPort == HttpPort && GrpcPort != 0)
         {
             errors.Add($"--grpc-port and --http-port must differ, both are {GrpcPort}.");
+        }
+
+        if (CacheBytes < 0)
+        {
+            errors.Add($"--cache-bytes must be 0 (off) or more, got {CacheBytes}.");
         }
 
         if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)

@@ -13,6 +13,8 @@ public sealed class ModelStatistics
     private readonly Duration _success = new();
     private readonly Duration _fail = new();
     private readonly Duration _queue = new();
+    private readonly Duration _cacheHit = new();
+    private readonly Duration _cacheMiss = new();
     private readonly ComputeDurations _compute = new();
     private readonly ConcurrentDictionary<long, ComputeDurations> _byBatchSize = new();
     private long _inferenceCount;
@@ -25,6 +27,12 @@ public sealed class ModelStatistics
         (success ? _success : _fail).Add(Stopwatch.GetElapsedTime(startTimestamp));
         Interlocked.Exchange(ref _lastInferenceMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
+
+    /// <summary>Records a request answered from the result cache, with the lookup's duration.</summary>
+    public void RecordCacheHit(TimeSpan lookup) => _cacheHit.Add(lookup);
+
+    /// <summary>Records a request the cache could not answer, with the lookup and insertion durations.</summary>
+    public void RecordCacheMiss(TimeSpan lookupAndInsert) => _cacheMiss.Add(lookupAndInsert);
 
     /// <summary>Records how long one request waited for an instance.</summary>
     public void RecordQueue(TimeSpan waited) => _queue.Add(waited);
@@ -48,6 +56,7 @@ public sealed class ModelStatistics
         Interlocked.Read(ref _executionCount),
         _success.Read(), _fail.Read(), _queue.Read(),
         _compute.Input.Read(), _compute.Infer.Read(), _compute.Output.Read(),
+        _cacheHit.Read(), _cacheMiss.Read(),
         _byBatchSize.OrderBy(b => b.Key)
             .Select(b => new BatchStatistics(b.Key, b.Value.Input.Read(), b.Value.Infer.Read(), b.Value.Output.Read()))
             .ToArray());
@@ -100,4 +109,6 @@ public sealed record StatisticsSnapshot(
     CountAndNanoseconds ComputeInput,
     CountAndNanoseconds ComputeInfer,
     CountAndNanoseconds ComputeOutput,
+    CountAndNanoseconds CacheHit,
+    CountAndNanoseconds CacheMiss,
     IReadOnlyList<BatchStatistics> BatchStats);

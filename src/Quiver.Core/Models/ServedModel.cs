@@ -34,6 +34,9 @@ public sealed class ServedModel : IDisposable
 
     public string Name { get; }
 
+    /// <summary>Tells this load of the version from any other, so a reloaded version never answers from the old one's cache entries.</summary>
+    public Guid LoadId { get; } = Guid.NewGuid();
+
     public long Version { get; }
 
     public ModelConfig Config { get; }

@@ -60,6 +60,9 @@ internal sealed class TritonConfigMapper(string source)
                 case "parameters":
                     config = config with { Parameters = Parameters(field) };
                     break;
+                case "response_cache":
+                    config = config with { ResponseCache = ResponseCache(field) };
+                    break;
                 default:
                     Unknown(field, "");
                     break;
@@ -219,6 +222,24 @@ internal sealed class TritonConfigMapper(string source)
         }
 
         return new TritonDynamicBatching(preferred, delay);
+    }
+
+    private bool ResponseCache(TextProtoField field)
+    {
+        bool enable = false;
+        foreach (TextProtoField inner in Message(field, "response_cache")?.Fields ?? [])
+        {
+            if (inner.Name == "enable")
+            {
+                enable = Identifier(inner, "response_cache.enable", ["true", "false"]) == "true";
+            }
+            else
+            {
+                Unknown(inner, "response_cache.");
+            }
+        }
+
+        return enable;
     }
 
     private void CheckPreferredBatchSizes(TritonModelConfig config)

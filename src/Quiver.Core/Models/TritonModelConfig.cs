@@ -51,6 +51,9 @@ public sealed record TritonModelConfig
     /// <summary>The model parameters, key to string_value.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
 
+    /// <summary><c>response_cache { enable: true }</c>: identical requests are answered from the result cache.</summary>
+    public bool ResponseCache { get; init; }
+
     /// <summary>One line per field that was ignored, with its position, e.g. "unknown field 'model_warmup' ignored".</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
@@ -106,6 +109,7 @@ public sealed record TritonModelConfig
             LabelFiles = Outputs
                 .Where(o => o.LabelFilename is not null)
                 .ToDictionary(o => o.Name, o => o.LabelFilename!),
+            ResponseCache = ResponseCache,
             DynamicBatching = DynamicBatching is { } batching && MaxBatchSize > 0
                 ? new DynamicBatchingConfig(batching.MaxQueueDelayMicroseconds, [.. batching.PreferredBatchSizes.Order()])
                 : null,

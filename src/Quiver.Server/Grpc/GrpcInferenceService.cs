@@ -80,8 +80,8 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
                     ComputeInput = Duration(stats.ComputeInput),
                     ComputeInfer = Duration(stats.ComputeInfer),
                     ComputeOutput = Duration(stats.ComputeOutput),
-                    CacheHit = new StatisticDuration(),
-                    CacheMiss = new StatisticDuration(),
+                    CacheHit = Duration(stats.CacheHit),
+                    CacheMiss = Duration(stats.CacheMiss),
                 },
             };
             entry.BatchStats.AddRange(stats.BatchStats.Select(b => new InferBatchStatistics

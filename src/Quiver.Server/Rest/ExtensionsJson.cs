@@ -30,8 +30,8 @@ internal static class ExtensionsJson
             WriteDuration(writer, "compute_input", stats.ComputeInput);
             WriteDuration(writer, "compute_infer", stats.ComputeInfer);
             WriteDuration(writer, "compute_output", stats.ComputeOutput);
-            WriteDuration(writer, "cache_hit", default);
-            WriteDuration(writer, "cache_miss", default);
+            WriteDuration(writer, "cache_hit", stats.CacheHit);
+            WriteDuration(writer, "cache_miss", stats.CacheMiss);
             writer.WriteEndObject();
             writer.WriteStartArray("batch_stats");
             foreach (BatchStatistics batch in stats.BatchStats)
