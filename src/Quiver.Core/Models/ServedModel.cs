@@ -225,15 +225,22 @@ public sealed class ServedModel : IDisposable
     private long BatchSize(InferenceRequest request) =>
         Config.MaxBatchSize > 0 && request.Inputs.Count > 0 && request.Inputs[0].Shape.Length > 0 ? request.Inputs[0].Shape[0] : 1;
 
+    /// <summary>
+    /// The thread budget: instances run in parallel, so together they get the machine's cores once —
+    /// each instance at most cores / instance_count intra-op threads (at least one), whatever
+    /// intra_op_threads asks. Oversubscribed spinning threads cost more than they give.
+    /// </summary>
+    public static int IntraOpThreadsFor(ModelConfig config, int cores)
+    {
+        int share = Math.Max(1, cores / config.InstanceCount);
+        return config.IntraOpThreads > 0 ? Math.Min(config.IntraOpThreads, share) : share;
+    }
+
     private static SessionSettings SettingsFor(ModelConfig config)
     {
-        // Instances run in parallel, so by default they share the cores instead of each taking all of them.
-        int intraOp = config.IntraOpThreads > 0
-            ? config.IntraOpThreads
-            : Math.Max(1, Environment.ProcessorCount / config.InstanceCount);
         return new SessionSettings
         {
-            IntraOpThreads = intraOp,
+            IntraOpThreads = IntraOpThreadsFor(config, Environment.ProcessorCount),
             InterOpThreads = config.InterOpThreads,
             ExecutionProviders = config.ExecutionProviders
                 .Select(p => new ExecutionProviderSettings(p))

@@ -72,4 +72,42 @@ public sealed class ModelConfigTests
 
         Assert.Contains(message, error.Message);
     }
+
+    [Theory]
+    [InlineData(1, 0, 8, 8)]
+    [InlineData(2, 0, 8, 4)]
+    [InlineData(3, 0, 2, 1)]
+    [InlineData(2, 8, 8, 4)]
+    [InlineData(2, 2, 8, 2)]
+    public void ThreadBudget_InstancesShareTheCoresOnce(int instances, int intraOp, int cores, int expected)
+    {
+        var config = new ModelConfig { InstanceCount = instances, IntraOpThreads = intraOp };
+
+        Assert.Equal(expected, ServedModel.IntraOpThreadsFor(config, cores));
+    }
+
+    [Fact]
+    public void DynamicBatching_ParsesDelayAndPreferredSizes()
+    {
+        ModelConfig config = ModelConfig.Parse("""{"max_batch_size": 16, "dynamic_batching": {"max_queue_delay_microseconds": 250, "preferred_batch_size": [8, 4]}, "max_queue_size": 10, "response_cache": true}""");
+
+        Assert.Equal(250, config.DynamicBatching!.MaxQueueDelayMicroseconds);
+        Assert.Equal([4, 8], config.DynamicBatching.PreferredBatchSizes);
+        Assert.Equal(10, config.MaxQueueSize);
+        Assert.True(config.ResponseCache);
+    }
+
+    [Theory]
+    [InlineData("""{"dynamic_batching": {}}""", "max_batch_size")]
+    [InlineData("""{"max_batch_size": 4, "dynamic_batching": {"preferred_batch_size": [0]}}""", "positive")]
+    [InlineData("""{"max_batch_size": 4, "dynamic_batching": {"delay": 5}}""", "dynamic_batching.delay")]
+    [InlineData("""{"max_batch_size": 4, "dynamic_batching": true}""", "must be an object")]
+    [InlineData("""{"max_queue_size": 0}""", "max_queue_size")]
+    [InlineData("""{"response_cache": "yes"}""", "response_cache")]
+    public void SchedulingSettings_BadValues_AreErrors(string json, string message)
+    {
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse(json));
+
+        Assert.Contains(message, error.Message);
+    }
 }
