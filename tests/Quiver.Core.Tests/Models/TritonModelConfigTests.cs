@@ -308,6 +308,20 @@ public sealed class TritonModelConfigTests
     }
 
     [Fact]
+    public void ToModelConfig_DynamicBatchingAndResponseCache_AreApplied()
+    {
+        ModelConfig config = TritonModelConfig.Parse("""
+            max_batch_size: 16
+            dynamic_batching { preferred_batch_size: [ 8, 4 ] max_queue_delay_microseconds: 100 }
+            response_cache { enable: true }
+            """).ToModelConfig();
+
+        Assert.Equal(100, config.DynamicBatching!.MaxQueueDelayMicroseconds);
+        Assert.Equal([4, 8], config.DynamicBatching.PreferredBatchSizes);
+        Assert.True(config.ResponseCache);
+    }
+
+    [Fact]
     public void ToModelConfig_RealisticConfig_SumsInstancesAndPutsTensorRtFirst()
     {
         ModelConfig config = TritonModelConfig.Parse(Realistic).ToModelConfig();
