@@ -13,7 +13,8 @@ internal static class InferenceRequestReader
 {
     /// <summary>
     /// Reads the JSON part of a request. <paramref name="binary"/> is the binary part of the binary tensor
-    /// extension (empty without it): inputs with <c>parameters.binary_data_size</c> take their bytes from it, in order.
+    /// extension (empty without it): inputs with <c>parameters.binary_data_size</c> take their bytes from it, in
+    /// order, without a copy, so the request is valid only as long as <paramref name="binary"/>'s memory.
     /// </summary>
     public static InferenceRequest Read(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version)
     {
@@ -200,7 +201,7 @@ internal static class InferenceRequestReader
 
         long needed = count * type.ElementSize();
         return size == needed
-            ? new InferenceTensor(name, type, shape, bytes.ToArray(), parameters) // copied: the body buffer is pooled
+            ? new InferenceTensor(name, type, shape, bytes, parameters) // no copy: the caller keeps the body alive until the response is written
             : throw Invalid($"{label} has binary_data_size {size}, but shape {Shapes.Format(shape)} of {type.Name()} needs {needed} bytes");
     }
 

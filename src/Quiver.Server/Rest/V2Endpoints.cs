@@ -44,14 +44,12 @@ internal static class V2Endpoints
 
     private static async Task InferAsync(HttpContext context, InferenceService service, QuiverServerOptions options, string model, string? version)
     {
-        InferenceRequest request;
-        using (RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted))
-        {
-            int? jsonLength = BinaryTensorExtension.JsonLength(context.Request, body.Length);
-            request = jsonLength is { } length
-                ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version)
-                : InferenceJson.ReadRequest(body.Span, model, version);
-        }
+        // The pooled body lives until the response is written: binary inputs are run straight from it, without a copy.
+        using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
+        int? jsonLength = BinaryTensorExtension.JsonLength(context.Request, body.Length);
+        InferenceRequest request = jsonLength is { } length
+            ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version)
+            : InferenceJson.ReadRequest(body.Span, model, version);
 
         InferResult result = await service.InferAsync(request, context.RequestAborted);
         if (result.Error is { } error)
