@@ -31,6 +31,28 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
     /// <summary>Runs one request.</summary>
     public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await InferOnceAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // A hot swap replaced the version between finding it and queuing on it: the request goes to the new one.
+        }
+
+        try
+        {
+            return await InferOnceAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            return new InferenceError(ErrorKind.Unavailable,
+                $"model '{request.ModelName}' was unloaded before the request could run; retry it");
+        }
+    }
+
+    private async ValueTask<InferResult> InferOnceAsync(InferenceRequest request, CancellationToken cancellationToken)
+    {
         ServedModel? model = Catalog.Find(request.ModelName, request.ModelVersion, out InferenceError? notFound);
         if (model is null)
         {
@@ -117,10 +139,6 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         {
             // A config.pbtxt reshape whose element count differs from the request's.
             return new InferenceError(ErrorKind.InvalidArgument, $"model '{model.Name}' cannot take the request: {e.Message}");
-        }
-        catch (ObjectDisposedException)
-        {
-            return new InferenceError(ErrorKind.Unavailable, $"model '{model.Name}' version {model.Version} was unloaded before the request could run; retry it");
         }
         catch (OnnxRuntimeException e) when (e.ErrorCode is OrtErrorCode.InvalidArgument or OrtErrorCode.Fail)
         {

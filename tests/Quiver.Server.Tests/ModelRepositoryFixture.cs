@@ -47,7 +47,7 @@ public sealed class ModelRepositoryFixture : IAsyncLifetime
         Write("fp16", 1, SampleModels.Fp16Scale(Fp16Scale, Fp16Bias));
 
         Write("slow", 1, SlowModel());
-        File.WriteAllText(Path.Combine(_root, "slow", "config.json"), """{"max_queue_size": 1}""");
+        File.WriteAllText(Path.Combine(_root, "slow", "config.json"), """{"max_queue_size": 1, "warmup": false}""");
 
         Directory.CreateDirectory(Path.Combine(_root, "corrupt", "1"));
         File.WriteAllBytes(Path.Combine(_root, "corrupt", "1", "model.onnx"), "this is not an ONNX model"u8.ToArray());

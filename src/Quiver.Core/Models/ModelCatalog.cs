@@ -91,18 +91,31 @@ public sealed partial class ModelCatalog : IDisposable
             }
         }
 
-        ModelVersionStatus[] versions;
+        ModelVersionStatus[] loaded;
+        ModelVersionStatus[] served;
         lock (_writeLock)
         {
-            versions = LoadModel(name, dir, _runtime, _logger, overrideConfig);
-            Replace(name, versions);
+            // Loaded and warmed up off the request path; requests keep going to the old versions meanwhile.
+            loaded = LoadModel(name, dir, _runtime, _logger, overrideConfig);
+            served = KeepServingWhatFailedToReload(loaded, _models.GetValueOrDefault(name) ?? []);
+            Replace(name, served);
         }
 
-        return versions.Any(v => v.State == ModelState.Ready)
+        ModelVersionStatus[] failed = loaded.Where(v => v.State != ModelState.Ready).ToArray();
+        bool keptOld = served.Any(v => v.State == ModelState.Ready && v.Reason is not null);
+        return served.Any(v => v.State == ModelState.Ready) && !keptOld
             ? null
             : new InferenceError(ErrorKind.InvalidArgument,
-                $"model '{name}' failed to load: {string.Join("; ", versions.Select(v => $"version {v.Version}: {v.Reason}").DefaultIfEmpty("no numeric version folder"))}");
+                $"model '{name}' failed to load: {string.Join("; ", failed.Select(v => $"version {v.Version}: {v.Reason}").DefaultIfEmpty("no numeric version folder"))}" +
+                (keptOld ? "; the previously loaded versions keep serving" : ""));
     }
+
+    // A version that served before and fails to load now keeps serving its previous load, with the failure as its reason.
+    private static ModelVersionStatus[] KeepServingWhatFailedToReload(ModelVersionStatus[] loaded, ModelVersionStatus[] old) =>
+        Array.ConvertAll(loaded, version =>
+            version.State != ModelState.Ready && Array.Find(old, o => o.Version == version.Version && o.State == ModelState.Ready) is { } previous
+                ? previous with { Reason = $"reload failed, still serving the previous load: {version.Reason}" }
+                : version);
 
     /// <summary>Unloads every version of a model; it stays listed as unloaded until loaded again.</summary>
     public InferenceError? UnloadModel(string name)
@@ -136,18 +149,26 @@ public sealed partial class ModelCatalog : IDisposable
         return names.Select(n => (n, models.GetValueOrDefault(n) ?? [])).ToArray();
     }
 
-    // Publishes a new map with the model's new versions, then releases the old versions' sessions.
+    // Publishes a new map with the model's new versions at once, then releases the replaced versions' sessions in the
+    // background: their queued and running requests finish first.
     private void Replace(string name, ModelVersionStatus[] versions)
     {
         SortedDictionary<string, ModelVersionStatus[]> current = _models;
         var next = new SortedDictionary<string, ModelVersionStatus[]>(current, StringComparer.Ordinal) { [name] = versions };
         _models = next;
-        if (current.TryGetValue(name, out ModelVersionStatus[]? old))
+        ServedModel[] retired = (current.GetValueOrDefault(name) ?? [])
+            .Select(v => v.Model)
+            .Where(m => m is not null && !versions.Any(v => ReferenceEquals(v.Model, m)))
+            .ToArray()!;
+        if (retired.Length > 0)
         {
-            foreach (ModelVersionStatus status in old)
+            _ = Task.Run(() =>
             {
-                status.Model?.Dispose();
-            }
+                foreach (ServedModel model in retired)
+                {
+                    model.Dispose();
+                }
+            });
         }
     }
 

@@ -44,6 +44,12 @@ public sealed record ModelConfig
     /// <summary>Whether identical requests are answered from the result cache (deterministic models only). Defaults to false.</summary>
     public bool ResponseCache { get; init; }
 
+    /// <summary>
+    /// Whether each instance runs one request of zeros (dynamic dimensions 1) before the version serves, so the
+    /// first client does not pay for ONNX Runtime's first-run allocations. Defaults to true.
+    /// </summary>
+    public bool Warmup { get; init; } = true;
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -109,6 +115,17 @@ public sealed record ModelConfig
                 case "max_queue_size":
                     config = config with { MaxQueueSize = ReadInt(property, 1, errors) };
                     break;
+                case "warmup":
+                    if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                    {
+                        config = config with { Warmup = property.Value.GetBoolean() };
+                    }
+                    else
+                    {
+                        errors.Add("'warmup' must be true or false");
+                    }
+
+                    break;
                 case "response_cache":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
@@ -122,7 +139,7 @@ public sealed record ModelConfig
                     break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache)");
+                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup)");
                     break;
             }
         }

@@ -80,6 +80,11 @@ public sealed class ServedModel : IDisposable
 
             TensorSpec[] modelInputs = ToSpecs(sessions[0].Inputs, "input");
             TensorSpec[] modelOutputs = ToSpecs(sessions[0].Outputs, "output");
+            if (config.Warmup)
+            {
+                WarmUp(sessions);
+            }
+
             Dictionary<string, TritonTensorConfig> reshapes = (triton?.Inputs ?? []).Concat(triton?.Outputs ?? [])
                 .Where(t => t.Reshape is not null)
                 .ToDictionary(t => t.Name);
@@ -234,6 +239,31 @@ public sealed class ServedModel : IDisposable
     {
         int share = Math.Max(1, cores / config.InstanceCount);
         return config.IntraOpThreads > 0 ? Math.Min(config.IntraOpThreads, share) : share;
+    }
+
+    // One run of zeros per instance, dynamic dimensions set to 1: ONNX Runtime allocates and plans on the first run.
+    private static void WarmUp(InferenceSession[] sessions)
+    {
+        NamedTensor[] inputs = sessions[0].Inputs.Select(info =>
+        {
+            long[] shape = Array.ConvertAll(info.Shape, d => d < 0 ? 1 : d);
+            long count = Shapes.ElementCount(shape);
+            TensorValue value = info.ElementType == TensorElementType.String
+                ? TensorValue.FromStrings(shape, Enumerable.Repeat(Array.Empty<byte>(), (int)count).ToArray())
+                : TensorValue.FromBytes(info.ElementType, shape, new byte[count * ElementTypes.SizeOf(info.ElementType)]);
+            return new NamedTensor(info.Name, value);
+        }).ToArray();
+        foreach (InferenceSession session in sessions)
+        {
+            try
+            {
+                session.Run(inputs);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new ModelConfigException($"the warm-up run (zeros, dynamic dimensions 1) failed: {e.Message}. Set \"warmup\": false in config.json if the model cannot take such input.");
+            }
+        }
     }
 
     private static SessionSettings SettingsFor(ModelConfig config)

@@ -163,7 +163,7 @@ public sealed class SchedulerTests : IDisposable
     [Fact]
     public async Task QueueFull_IsRefusedAtOnce_AndAWithdrawnRequestFreesItsSlot()
     {
-        InferenceService service = Serve("slow", Slow(), """{"max_batch_size": 4, "max_queue_size": 1}""");
+        InferenceService service = Serve("slow", Slow(), """{"max_batch_size": 4, "max_queue_size": 1, "warmup": false}""");
         using var stopSlow = new CancellationTokenSource();
         Task<InferResult> running = service.InferAsync(Rows("slow", [1], 1), stopSlow.Token).AsTask();
         await WaitUntil(() => Model("slow").Statistics.Snapshot().Queue.Count == 1); // the instance took it
@@ -239,7 +239,7 @@ public sealed class SchedulerTests : IDisposable
     [Fact]
     public async Task OnlineRequests_RunBeforeBatchWorkThatWaitedLonger()
     {
-        InferenceService service = Serve("variable", VariableWork(), "{}");
+        InferenceService service = Serve("variable", VariableWork(), """{"warmup": false}""");
         using var stopSlow = new CancellationTokenSource();
         Task<InferResult> running = service.InferAsync(Work(1024, 1), stopSlow.Token).AsTask();
         await WaitUntil(() => Model("variable").Statistics.Snapshot().Queue.Count == 1); // the instance is busy
