@@ -136,6 +136,22 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Reload_OfACorruptedFile_KeepsTheOldLoadServing()
+    {
+        AddModel("fragile", SampleModels.Identity(TensorElementType.Float, "batch", 3));
+        Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/fragile/load", "")).Status);
+        File.WriteAllText(Path.Combine(fixture.Root, "fragile", "1", "model.onnx"), "now garbage");
+
+        var (status, body) = await _server.PostAsync("/v2/repository/models/fragile/load", "");
+
+        Assert.Equal(400, status);
+        Assert.Contains("keep serving", (string?)body!["error"]);
+        Assert.Equal(200, (await _server.PostAsync("/v2/models/fragile/infer", Scores(1))).Status);
+        Assert.Contains(await IndexAsync(), e => (string?)e!["name"] == "fragile" && (string?)e["state"] == "READY"
+            && ((string?)e["reason"])!.Contains("reload failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task HotSwap_UnderLoad_NoRequestFails_AndAnswersMoveToTheNewVersion()
     {
         string Folder(int version) => Path.Combine(fixture.Root, "swap", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
