@@ -29,6 +29,11 @@ public static class ServeCommand
             Description = "gRPC port (HTTP/2 cleartext) for inference.GRPCInferenceService (0 picks a free port).",
             DefaultValueFactory = _ => defaults.GrpcPort,
         };
+        var metricsPort = new Option<int>("--metrics-port")
+        {
+            Description = "Port for Prometheus metrics at /metrics (0 picks a free port); /metrics is on the HTTP port too.",
+            DefaultValueFactory = _ => defaults.MetricsPort,
+        };
         var tlsCert = new Option<string?>("--tls-cert")
         {
             Description = "PEM certificate: serve REST (HTTP/1.1 and HTTP/2) and gRPC over TLS. Needs --tls-key.",
@@ -59,7 +64,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -69,6 +74,7 @@ public static class ServeCommand
                 Host = result.GetValue(host)!,
                 HttpPort = result.GetValue(httpPort),
                 GrpcPort = result.GetValue(grpcPort),
+                MetricsPort = result.GetValue(metricsPort),
                 TlsCertificatePath = result.GetValue(tlsCert),
                 TlsKeyPath = result.GetValue(tlsKey),
                 DataDirectory = result.GetValue(dataDir)!,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Quiver.Core.Caching;
 using Quiver.Core.Models;
+using Quiver.Core.Monitoring;
 using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
@@ -20,7 +21,7 @@ public readonly record struct InferResult(InferenceResponse? Response, Inference
 /// signature, run it. Transports decode into <see cref="InferenceRequest"/> and map
 /// <see cref="InferResult.Error"/> to their own status codes.
 /// </summary>
-public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null)
+public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null, InferenceMetrics? metrics = null)
 {
     /// <summary>The models this service runs.</summary>
     public ModelCatalog Catalog { get; } = catalog;
@@ -56,6 +57,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         ServedModel? model = Catalog.Find(request.ModelName, request.ModelVersion, out InferenceError? notFound);
         if (model is null)
         {
+            metrics?.RecordRejected("", notFound!.Kind); // the name is the client's: not a label, or anyone could grow the series without bound
             return notFound!;
         }
 
@@ -74,6 +76,12 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         }
 
         model.Statistics.RecordRequest(result.Error is null, start);
+        metrics?.RecordRequest(model.Name, model.Version, result.Error is null, Stopwatch.GetElapsedTime(start));
+        if (result.Error is { } error)
+        {
+            metrics?.RecordRejected(model.Name, error.Kind);
+        }
+
         return result;
     }
 

@@ -14,6 +14,8 @@ using Microsoft.Extensions.Logging;
 using Quiver.Core;
 using Quiver.Core.Caching;
 using Quiver.Core.Models;
+using Quiver.Core.Monitoring;
+using Quiver.Server.Monitoring;
 using Quiver.Onnx;
 using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
@@ -41,6 +43,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
     /// <summary>The gRPC (HTTP/2 cleartext) address actually bound.</summary>
     public Uri GrpcAddress { get; }
+
+    /// <summary>The address of the Prometheus endpoint (<c>/metrics</c>), also served on the HTTP port.</summary>
+    public Uri MetricsAddress { get; private init; } = null!;
+
+    private IDisposable[] _monitoring = [];
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -80,6 +87,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         ListenOptions? httpListener = null;
         ListenOptions? grpcListener = null;
+        ListenOptions? metricsListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
@@ -91,6 +99,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
             // Cleartext gRPC clients speak HTTP/2 with prior knowledge, which needs an HTTP/2-only endpoint.
             grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2, certificate);
+            metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, certificate);
         });
 
         WebApplication app = builder.Build();
@@ -111,7 +120,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
             throw new ServerStartException([e.Message]);
         }
 
-        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null);
+        var metrics = new InferenceMetrics(catalog);
+        var exporter = new PrometheusExporter(metrics.Meter);
+        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics);
+        app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(catalog, options);
@@ -130,7 +142,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
 
-        var server = new QuiverServer(app, catalog, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null));
+        var server = new QuiverServer(app, catalog, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null))
+        {
+            MetricsAddress = AddressOf(metricsListener!, certificate is not null),
+            _monitoring = [exporter, metrics],
+        };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), catalog.RepositoryPath);
         return server;
     }
@@ -143,6 +159,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Catalog.Dispose();
+        foreach (IDisposable part in _monitoring)
+        {
+            part.Dispose();
+        }
     }
 
     private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols, X509Certificate2? certificate)

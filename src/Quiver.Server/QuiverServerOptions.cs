@@ -17,6 +17,9 @@ public sealed record QuiverServerOptions
     /// <summary>The gRPC port (HTTP/2 cleartext). Defaults to 8001, Triton's; 0 picks a free port.</summary>
     public int GrpcPort { get; init; } = 8001;
 
+    /// <summary>The Prometheus metrics port (<c>/metrics</c>). Defaults to 8002, Triton's; 0 picks a free port.</summary>
+    public int MetricsPort { get; init; } = 8002;
+
     /// <summary>PEM certificate for TLS on both ports; null (the default) serves cleartext. Needs <see cref="TlsKeyPath"/>.</summary>
     public string? TlsCertificatePath { get; init; }
 
@@ -54,6 +57,15 @@ public sealed record QuiverServerOptions
         else if (GrpcPort == HttpPort && GrpcPort != 0)
         {
             errors.Add($"--grpc-port and --http-port must differ, both are {GrpcPort}.");
+        }
+
+        if (MetricsPort is < 0 or > 65535)
+        {
+            errors.Add($"--metrics-port must be between 0 and 65535, got {MetricsPort}.");
+        }
+        else if (MetricsPort != 0 && (MetricsPort == HttpPort || MetricsPort == GrpcPort))
+        {
+            errors.Add($"--metrics-port must differ from --http-port and --grpc-port, got {MetricsPort}.");
         }
 
         if (CacheBytes < 0)

@@ -35,7 +35,7 @@ public sealed class ServeCommandTests
     public async Task Serve_WithDefaults_ServesTheExamplesAndStopsOnSigterm()
     {
         int port = FreePort();
-        using QuiverProcess quiver = QuiverProcess.Start("serve", "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", "0");
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", "0", "--metrics-port", "0");
         await quiver.WaitForOutputAsync("listening on", s_timeout);
 
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -56,7 +56,7 @@ public sealed class ServeCommandTests
     [Fact]
     public async Task Serve_NonLoopbackHost_ExitsWithTheReason()
     {
-        using QuiverProcess quiver = QuiverProcess.Start("serve", "--host", "0.0.0.0", "--http-port", "0", "--grpc-port", "0");
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--host", "0.0.0.0", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
 
         Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
         Assert.Contains("not a loopback address", quiver.Error);
@@ -65,7 +65,7 @@ public sealed class ServeCommandTests
     [Fact]
     public async Task Serve_MissingRepository_ExitsNamingIt()
     {
-        using QuiverProcess quiver = QuiverProcess.Start("serve", "--model-repository", "no/such/dir", "--http-port", "0", "--grpc-port", "0");
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--model-repository", "no/such/dir", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
 
         Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
         Assert.Contains("no/such/dir", quiver.Error);
@@ -75,7 +75,7 @@ public sealed class ServeCommandTests
     public async Task Serve_WrongOrtLibrary_ExitsWithOneClearError()
     {
         using QuiverProcess quiver = QuiverProcess.StartWithEnvironment(
-            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = "/no/such/libonnxruntime.so" }, "serve", "--http-port", "0", "--grpc-port", "0");
+            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = "/no/such/libonnxruntime.so" }, "serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
 
         Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
         Assert.Contains("/no/such/libonnxruntime.so", quiver.Error);
@@ -90,7 +90,7 @@ public sealed class ServeCommandTests
         string path = Path.GetFullPath(library, QuiverProcess.RepositoryRoot);
         Assert.True(File.Exists(path), $"test precondition: {path} exists");
         using QuiverProcess quiver = QuiverProcess.StartWithEnvironment(
-            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = path }, "serve", "--http-port", "0", "--grpc-port", "0");
+            new Dictionary<string, string> { ["QUIVER_ORT_LIBRARY"] = path }, "serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
 
         Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
         Assert.Contains(path, quiver.Error);

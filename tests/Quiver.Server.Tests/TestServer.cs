@@ -21,7 +21,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
     {
-        var options = new QuiverServerOptions { ModelRepository = repository, HttpPort = 0, GrpcPort = 0 };
+        var options = new QuiverServerOptions { ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0 };
         options = configure?.Invoke(options) ?? options;
         QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         return new TestServer(server);

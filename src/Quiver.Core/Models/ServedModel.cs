@@ -184,6 +184,9 @@ public sealed class ServedModel : IDisposable
         new(spec.Name, spec.DataType.Name(), Config.MaxBatchSize > 0 && spec.Shape.Length > 0 ? spec.Shape[1..] : spec.Shape,
             _reshapes.GetValueOrDefault(spec.Name)?.Reshape, labelFile);
 
+    /// <summary>Requests waiting for an instance of this version now.</summary>
+    public int QueueDepth => _scheduler.Queued;
+
     /// <summary>Cumulative request and execution statistics of this version.</summary>
     public ModelStatistics Statistics { get; } = new();
 

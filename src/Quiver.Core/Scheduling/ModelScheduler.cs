@@ -38,6 +38,9 @@ internal sealed class ModelScheduler : IDisposable
         }
     }
 
+    /// <summary>Requests waiting for an instance now.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
     /// <summary>Any one instance, for reading metadata that every instance shares.</summary>
     public InferenceSession First => _sessions[0];
 

@@ -38,7 +38,7 @@ public sealed class TlsTests : IAsyncLifetime
         _server = await QuiverServer.StartAsync(
             new QuiverServerOptions
             {
-                ModelRepository = repo, HttpPort = 0, GrpcPort = 0,
+                ModelRepository = repo, HttpPort = 0, GrpcPort = 0, MetricsPort = 0,
                 TlsCertificatePath = CertPath, TlsKeyPath = Path.Combine(_folder, "key.pem"),
             },
             logging => logging.SetMinimumLevel(LogLevel.Warning));
@@ -127,7 +127,7 @@ public sealed class TlsTests : IAsyncLifetime
     public async Task TlsOptions_MissingKeyOrFile_RefuseToStartNamingThem()
     {
         var error = await Assert.ThrowsAsync<ServerStartException>(() => QuiverServer.StartAsync(
-            new QuiverServerOptions { HttpPort = 0, GrpcPort = 0, TlsCertificatePath = Path.Combine(_folder, "missing.pem") }));
+            new QuiverServerOptions { HttpPort = 0, GrpcPort = 0, MetricsPort = 0, TlsCertificatePath = Path.Combine(_folder, "missing.pem") }));
 
         Assert.Contains(error.Errors, e => e.Contains("--tls-key"));
         Assert.Contains(error.Errors, e => e.Contains("missing.pem"));

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Quiver.Core.Models;
+using Quiver.Core.Tensors;
+
+namespace Quiver.Core.Monitoring;
+
+/// <summary>
+/// The server's metrics as System.Diagnostics.Metrics instruments on one <see cref="Meter"/> per server: Triton's
+/// <c>nv_inference_*</c> counters (labels model and version) observed from each version's statistics, so
+/// Triton dashboards work unchanged, plus Quiver's own latency histogram, rejections, queue depth, cache and
+/// batch counters, and process figures.
+/// </summary>
+public sealed class InferenceMetrics : IDisposable
+{
+    /// <summary>The meter's name; an exporter listens to this meter instance.</summary>
+    public const string MeterName = "Quiver";
+
+    private readonly ModelCatalog _catalog;
+    private readonly Histogram<double> _requestDuration;
+    private readonly Counter<long> _rejected;
+
+    public InferenceMetrics(ModelCatalog catalog)
+    {
+        _catalog = catalog;
+        Meter = new Meter(MeterName);
+        ObserveCount("nv_inference_request_success", "Number of successful inference requests, all batch sizes", s => s.Success.Count);
+        ObserveCount("nv_inference_request_failure", "Number of failed inference requests, all batch sizes", s => s.Fail.Count);
+        ObserveCount("nv_inference_count", "Number of inferences performed (a batched request counts its batch size)", s => s.InferenceCount);
+        ObserveCount("nv_inference_exec_count", "Number of model executions performed", s => s.ExecutionCount);
+        ObserveCount("nv_inference_request_duration_us", "Cumulative inference request duration in microseconds", s => (s.Success.Ns + s.Fail.Ns) / 1000);
+        ObserveCount("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds", s => s.Queue.Ns / 1000);
+        ObserveCount("nv_inference_compute_input_duration_us", "Cumulative compute input duration in microseconds", s => s.ComputeInput.Ns / 1000);
+        ObserveCount("nv_inference_compute_infer_duration_us", "Cumulative compute inference duration in microseconds", s => s.ComputeInfer.Ns / 1000);
+        ObserveCount("nv_inference_compute_output_duration_us", "Cumulative inference compute output duration in microseconds", s => s.ComputeOutput.Ns / 1000);
+        ObserveCount("quiver_cache_hits_total", "Requests answered from the result cache", s => s.CacheHit.Count);
+        ObserveCount("quiver_cache_misses_total", "Requests of cached models the result cache could not answer", s => s.CacheMiss.Count);
+        Meter.CreateObservableCounter("quiver_batch_executions_total", ObserveBatches, description: "Model executions by batch size");
+        Meter.CreateObservableGauge("quiver_queue_depth", ObserveQueues, description: "Requests waiting for an instance");
+        Meter.CreateObservableGauge("quiver_model_ready", ObserveReadiness, description: "1 for each version that serves, 0 for one that does not");
+        Meter.CreateObservableGauge("process_resident_memory_bytes", () => Process.GetCurrentProcess().WorkingSet64,
+            description: "Resident memory size in bytes");
+        Meter.CreateObservableCounter("process_cpu_seconds_total", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
+            description: "Total user and system CPU time spent in seconds");
+        _requestDuration = Meter.CreateHistogram<double>("quiver_request_duration_seconds", "s",
+            "Inference request duration, from decoding to response, by outcome");
+        _rejected = Meter.CreateCounter<long>("quiver_rejected_requests_total", description: "Requests refused, by reason");
+    }
+
+    /// <summary>This server's meter.</summary>
+    public Meter Meter { get; }
+
+    /// <summary>Records one request's end to end duration inside the engine.</summary>
+    public void RecordRequest(string model, long version, bool success, TimeSpan duration) =>
+        _requestDuration.Record(duration.TotalSeconds,
+            new KeyValuePair<string, object?>("model", model),
+            new KeyValuePair<string, object?>("version", version.ToString(CultureInfo.InvariantCulture)),
+            new KeyValuePair<string, object?>("outcome", success ? "success" : "failure"));
+
+    /// <summary>Records a refused request by reason (queue_full, deadline_exceeded, invalid_argument, not_found, unavailable).</summary>
+    public void RecordRejected(string model, ErrorKind kind) =>
+        _rejected.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("reason", ReasonOf(kind)));
+
+    public void Dispose() => Meter.Dispose();
+
+    private static string ReasonOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.QueueFull => "queue_full",
+        ErrorKind.DeadlineExceeded => "deadline_exceeded",
+        ErrorKind.InvalidArgument => "invalid_argument",
+        ErrorKind.NotFound => "not_found",
+        ErrorKind.Unavailable => "unavailable",
+        ErrorKind.PayloadTooLarge => "payload_too_large",
+        _ => "internal",
+    };
+
+    private void ObserveCount(string name, string description, Func<StatisticsSnapshot, long> read) =>
+        Meter.CreateObservableCounter(name, () => ReadyModels().Select(m => new Measurement<long>(read(m.Statistics.Snapshot()), Labels(m))),
+            description: description);
+
+    private IEnumerable<Measurement<long>> ObserveBatches() =>
+        ReadyModels().SelectMany(m => m.Statistics.Snapshot().BatchStats.Select(b => new Measurement<long>(b.ComputeInfer.Count,
+            [.. Labels(m), new KeyValuePair<string, object?>("batch_size", b.BatchSize.ToString(CultureInfo.InvariantCulture))])));
+
+    private IEnumerable<Measurement<long>> ObserveQueues() =>
+        ReadyModels().Select(m => new Measurement<long>(m.QueueDepth, Labels(m)));
+
+    private IEnumerable<Measurement<long>> ObserveReadiness() =>
+        _catalog.Models.Values.SelectMany(versions => versions).Select(v => new Measurement<long>(v.State == ModelState.Ready ? 1 : 0,
+            new KeyValuePair<string, object?>("model", v.ModelName),
+            new KeyValuePair<string, object?>("version", v.Version.ToString(CultureInfo.InvariantCulture))));
+
+    private IEnumerable<ServedModel> ReadyModels() =>
+        _catalog.Models.Values.SelectMany(versions => versions).Where(v => v.State == ModelState.Ready).Select(v => v.Model!);
+
+    private static KeyValuePair<string, object?>[] Labels(ServedModel model) =>
+    [
+        new("model", model.Name),
+        new("version", model.Version.ToString(CultureInfo.InvariantCulture)),
+    ];
+}
