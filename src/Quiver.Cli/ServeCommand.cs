@@ -57,6 +57,12 @@ public static class ServeCommand
             Description = "Memory for the result cache of models with response_cache on (0 turns it off).",
             DefaultValueFactory = _ => defaults.CacheBytes,
         };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "text (human-readable, the default) or json (one object per line, for log shippers).",
+            DefaultValueFactory = _ => "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
@@ -64,7 +70,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, logFormat, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -80,6 +86,7 @@ public static class ServeCommand
                 DataDirectory = result.GetValue(dataDir)!,
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
                 CacheBytes = result.GetValue(cacheBytes),
+                JsonLogs = result.GetValue(logFormat) == "json",
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
             };
             return await RunAsync(options, cancellationToken);

@@ -64,7 +64,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        if (configureLogging is null)
+        if (configureLogging is null && options.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o => o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false });
+        }
+        else if (configureLogging is null)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }

@@ -29,6 +29,9 @@ public sealed record QuiverServerOptions
     /// <summary>Bytes of model outputs the result cache may hold, for models with response_cache on; 0 turns it off. Defaults to 64 MiB.</summary>
     public long CacheBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Logs as one JSON object per line (for log shippers) instead of human-readable lines. Defaults to false.</summary>
+    public bool JsonLogs { get; init; }
+
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 

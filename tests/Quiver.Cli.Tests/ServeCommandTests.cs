@@ -54,6 +54,29 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
+    public async Task Serve_JsonLogs_WritesOneJsonObjectPerLine()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", "--log-format", "json");
+        await quiver.WaitForOutputAsync("listening on", s_timeout);
+        quiver.Terminate();
+        await quiver.WaitForExitAsync(s_timeout);
+
+        string[] lines = quiver.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, line => Assert.Equal(System.Text.Json.JsonValueKind.Object, JsonNode.Parse(line)!.GetValueKind()));
+        Assert.Contains(lines, line => (string?)JsonNode.Parse(line)!["Category"] == "Quiver.Models");
+    }
+
+    [Fact]
+    public async Task Serve_UnknownLogFormat_IsRefused()
+    {
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--log-format", "xml");
+
+        Assert.Equal(1, await quiver.WaitForExitAsync(s_timeout));
+        Assert.Contains("xml", quiver.Error);
+    }
+
+    [Fact]
     public async Task Serve_NonLoopbackHost_ExitsWithTheReason()
     {
         using QuiverProcess quiver = QuiverProcess.Start("serve", "--host", "0.0.0.0", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
