@@ -57,6 +57,11 @@ public static class ServeCommand
             Description = "Memory for the result cache of models with response_cache on (0 turns it off).",
             DefaultValueFactory = _ => defaults.CacheBytes,
         };
+        var otlpEndpoint = new Option<string?>("--otlp-endpoint")
+        {
+            Description = "Export traces over OTLP/HTTP to this collector (e.g. http://localhost:4318); OTEL_EXPORTER_OTLP_ENDPOINT works too.",
+            DefaultValueFactory = _ => defaults.OtlpEndpoint,
+        };
         var logFormat = new Option<string>("--log-format")
         {
             Description = "text (human-readable, the default) or json (one object per line, for log shippers).",
@@ -70,7 +75,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, logFormat, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -87,6 +92,7 @@ public static class ServeCommand
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
                 CacheBytes = result.GetValue(cacheBytes),
                 JsonLogs = result.GetValue(logFormat) == "json",
+                OtlpEndpoint = result.GetValue(otlpEndpoint),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
             };
             return await RunAsync(options, cancellationToken);

@@ -14,6 +14,9 @@ using Microsoft.Extensions.Logging;
 using Quiver.Core;
 using Quiver.Core.Caching;
 using Quiver.Core.Models;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using Quiver.Core.Monitoring;
 using Quiver.Server.Monitoring;
 using Quiver.Onnx;
@@ -64,9 +67,15 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Every log line written during a request carries its trace and span ids (W3C trace context).
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         if (configureLogging is null && options.JsonLogs)
         {
-            builder.Logging.AddJsonConsole(o => o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false });
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            });
         }
         else if (configureLogging is null)
         {
@@ -87,6 +96,22 @@ public sealed partial class QuiverServer : IAsyncDisposable
         catch (Exception e) when (e is CryptographicException or IOException or ArgumentException)
         {
             throw new ServerStartException([$"cannot read the TLS certificate and key: {e.Message}"]);
+        }
+
+        if (options.OtlpEndpoint is { } otlp)
+        {
+            // Spans of ASP.NET Core (which continues an incoming traceparent) and Quiver's own, exported in batches.
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService("quiver", serviceVersion: ServerInfo.Version))
+                .WithTracing(tracing => tracing
+                    .AddSource(QuiverTracing.SourceName)
+                    .AddAspNetCoreInstrumentation()
+                    .AddOtlpExporter(exporter =>
+                    {
+                        exporter.Endpoint = new Uri(new Uri(otlp), "v1/traces");
+                        exporter.Protocol = OtlpExportProtocol.HttpProtobuf;
+                        exporter.BatchExportProcessorOptions.ScheduledDelayMilliseconds = options.OtlpExportDelayMilliseconds;
+                    }));
         }
 
         ListenOptions? httpListener = null;

@@ -29,6 +29,15 @@ public sealed record QuiverServerOptions
     /// <summary>Bytes of model outputs the result cache may hold, for models with response_cache on; 0 turns it off. Defaults to 64 MiB.</summary>
     public long CacheBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Where to export traces over OTLP/HTTP (e.g. http://collector:4318); null (the default) exports none
+    /// unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    /// </summary>
+    public string? OtlpEndpoint { get; init; } = Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT");
+
+    /// <summary>How long spans wait to be exported together, in milliseconds. Defaults to 5000, OpenTelemetry's default.</summary>
+    public int OtlpExportDelayMilliseconds { get; init; } = 5000;
+
     /// <summary>Logs as one JSON object per line (for log shippers) instead of human-readable lines. Defaults to false.</summary>
     public bool JsonLogs { get; init; }
 
@@ -69,6 +78,11 @@ public sealed record QuiverServerOptions
         else if (MetricsPort != 0 && (MetricsPort == HttpPort || MetricsPort == GrpcPort))
         {
             errors.Add($"--metrics-port must differ from --http-port and --grpc-port, got {MetricsPort}.");
+        }
+
+        if (OtlpEndpoint is not null && !Uri.TryCreate(OtlpEndpoint, UriKind.Absolute, out _))
+        {
+            errors.Add($"--otlp-endpoint must be an absolute URL such as http://collector:4318, got '{OtlpEndpoint}'.");
         }
 
         if (CacheBytes < 0)

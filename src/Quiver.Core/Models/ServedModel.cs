@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Quiver.Core.Monitoring;
 using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
@@ -116,6 +117,8 @@ public sealed class ServedModel : IDisposable
     /// </summary>
     public async ValueTask<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
+        using Activity? span = QuiverTracing.Source.StartActivity("infer " + Name);
+        span?.SetTag("model", Name).SetTag("version", Version).SetTag("request.id", request.Id);
         var inputs = new NamedTensor[request.Inputs.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -135,6 +138,9 @@ public sealed class ServedModel : IDisposable
         var scheduled = new ScheduledRequest(inputs, outputNames, BatchSize(request), PriorityOf(request), DeadlineOf(request),
             Config.DynamicBatching is null ? null : BatchKey(inputs, outputNames), cancellationToken);
         TensorValue[] values = await _scheduler.EnqueueAsync(scheduled).ConfigureAwait(false);
+        QuiverTracing.RecordStage("queue", scheduled.EnqueuedTimestamp, scheduled.StartedTimestamp);
+        QuiverTracing.RecordStage("execute", scheduled.StartedTimestamp, scheduled.FinishedTimestamp,
+            new("batch.rows", scheduled.Batch.Rows), new("batch.requests", scheduled.Batch.Requests));
         var outputs = new InferenceTensor[values.Length];
         for (int i = 0; i < values.Length; i++)
         {

@@ -266,8 +266,12 @@ internal sealed class ModelScheduler : IDisposable
             TensorValue[][] parts = batch.Count == 1 ? [outputs] : BatchTensors.Split(outputs, batch, outputNames);
             _statistics.RecordExecution(batch.Sum(r => r.Rows), batch.Count, Stopwatch.GetElapsedTime(start, inferStart),
                 Stopwatch.GetElapsedTime(inferStart, outputStart), Stopwatch.GetElapsedTime(outputStart));
+            long finished = Stopwatch.GetTimestamp();
             for (int i = 0; i < batch.Count; i++)
             {
+                batch[i].StartedTimestamp = start;
+                batch[i].FinishedTimestamp = finished;
+                batch[i].Batch = (batch.Sum(r => r.Rows), batch.Count);
                 batch[i].Complete(parts[i]);
             }
         }

@@ -41,6 +41,15 @@ internal sealed class ScheduledRequest
 
     public long EnqueuedTimestamp { get; }
 
+    /// <summary>When a worker took it (<see cref="Stopwatch"/> ticks), for tracing.</summary>
+    public long StartedTimestamp { get; set; }
+
+    /// <summary>When its batch finished running, for tracing.</summary>
+    public long FinishedTimestamp { get; set; }
+
+    /// <summary>The rows and requests of the batch it ran in, for tracing.</summary>
+    public (long Rows, int Requests) Batch { get; set; }
+
     /// <summary>The node in its queue while it waits; null once taken.</summary>
     public LinkedListNode<ScheduledRequest>? Node { get; set; }
 

@@ -12,6 +12,8 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        // The id logs and traces know this request by: the W3C trace id when tracing, Kestrel's request id otherwise.
+        context.Response.Headers["X-Request-Id"] = System.Diagnostics.Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
         try
         {
             await next(context);

@@ -112,6 +112,7 @@ internal static class V2Endpoints
     /// <summary>Writes JSON straight into the response pipe, without an intermediate string.</summary>
     internal static async Task WriteJsonAsync(HttpContext context, int status, Action<System.Buffers.IBufferWriter<byte>> write)
     {
+        using System.Diagnostics.Activity? span = Quiver.Core.Monitoring.QuiverTracing.Source.StartActivity("encode");
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         write(context.Response.BodyWriter);
