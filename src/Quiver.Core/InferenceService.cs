@@ -76,6 +76,11 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         }
 
         model.Statistics.RecordRequest(result.Error is null, start);
+        if (result.Response is { } response)
+        {
+            model.Drift?.Observe(request.Inputs, response.Outputs);
+        }
+
         metrics?.RecordRequest(model.Name, model.Version, result.Error is null, Stopwatch.GetElapsedTime(start));
         if (result.Error is { } error)
         {

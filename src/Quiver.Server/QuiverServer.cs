@@ -156,6 +156,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(catalog, options);
+        app.MapDrift(catalog, options);
         app.MapGrpc(new GrpcInferenceService(service, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));

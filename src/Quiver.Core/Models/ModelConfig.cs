@@ -50,6 +50,9 @@ public sealed record ModelConfig
     /// </summary>
     public bool Warmup { get; init; } = true;
 
+    /// <summary>Drift watching of inputs and outputs; null (the default) watches nothing.</summary>
+    public Monitoring.Drift.DriftConfig? Drift { get; init; }
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -115,6 +118,9 @@ public sealed record ModelConfig
                 case "max_queue_size":
                     config = config with { MaxQueueSize = ReadInt(property, 1, errors) };
                     break;
+                case "drift":
+                    config = config with { Drift = ReadDrift(property, errors) };
+                    break;
                 case "warmup":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
@@ -139,7 +145,7 @@ public sealed record ModelConfig
                     break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup)");
+                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift)");
                     break;
             }
         }
@@ -155,6 +161,48 @@ public sealed record ModelConfig
         }
 
         return config;
+    }
+
+    private static Monitoring.Drift.DriftConfig? ReadDrift(JsonProperty property, List<string> errors)
+    {
+        var drift = new Monitoring.Drift.DriftConfig();
+        if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return property.Value.GetBoolean() ? drift : null;
+        }
+
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add("'drift' must be true, false or an object such as {\"baseline_rows\": 1000, \"window_rows\": 1000}");
+            return null;
+        }
+
+        foreach (JsonProperty setting in property.Value.EnumerateObject())
+        {
+            switch (setting.Name)
+            {
+                case "baseline_rows":
+                    drift = drift with { BaselineRows = ReadInt(setting, 10, errors) };
+                    break;
+                case "window_rows":
+                    drift = drift with { WindowRows = ReadInt(setting, 10, errors) };
+                    break;
+                case "minimum_window_rows":
+                    drift = drift with { MinimumWindowRows = ReadInt(setting, 1, errors) };
+                    break;
+                case "psi_warning" or "psi_drift" when setting.Value.TryGetDouble(out double threshold) && threshold > 0:
+                    drift = setting.Name == "psi_warning" ? drift with { PsiWarning = threshold } : drift with { PsiDrift = threshold };
+                    break;
+                case "psi_warning" or "psi_drift":
+                    errors.Add($"'drift.{setting.Name}' must be a positive number");
+                    break;
+                default:
+                    errors.Add($"unknown setting 'drift.{setting.Name}' (known: baseline_rows, window_rows, minimum_window_rows, psi_warning, psi_drift)");
+                    break;
+            }
+        }
+
+        return drift;
     }
 
     private static DynamicBatchingConfig? ReadDynamicBatching(JsonProperty property, List<string> errors)

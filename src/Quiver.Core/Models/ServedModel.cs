@@ -97,6 +97,7 @@ public sealed class ServedModel : IDisposable
                 _reshapes = reshapes,
                 ModelInputs = modelInputs,
                 ModelOutputs = modelOutputs,
+                Drift = config.Drift is { } drift ? new Monitoring.Drift.DriftMonitor(drift) : null,
             };
         }
         catch
@@ -189,6 +190,16 @@ public sealed class ServedModel : IDisposable
     private TritonTensorConfig Describe(TensorSpec spec, string? labelFile) =>
         new(spec.Name, spec.DataType.Name(), Config.MaxBatchSize > 0 && spec.Shape.Length > 0 ? spec.Shape[1..] : spec.Shape,
             _reshapes.GetValueOrDefault(spec.Name)?.Reshape, labelFile);
+
+    /// <summary>Drift watching of this version's inputs and outputs; null unless its config asks for it.</summary>
+    public Monitoring.Drift.DriftMonitor? Drift { get; private init; }
+
+    /// <summary>The features drift watching can see: every column of the [batch, n] numeric inputs and outputs.</summary>
+    public IReadOnlyList<string> DriftFeatures =>
+        Inputs.Concat(Outputs)
+            .Where(s => s.Shape.Length == 2 && s.Shape[1] > 0 && s.DataType is not (DataType.Bytes or DataType.Bool))
+            .SelectMany(s => Enumerable.Range(0, (int)s.Shape[1]).Select(c => $"{s.Name}[{c}]"))
+            .ToArray();
 
     /// <summary>Requests waiting for an instance of this version now.</summary>
     public int QueueDepth => _scheduler.Queued;

@@ -39,6 +39,8 @@ public sealed class InferenceMetrics : IDisposable
         Meter.CreateObservableCounter("quiver_batch_executions_total", ObserveBatches, description: "Model executions by batch size");
         Meter.CreateObservableGauge("quiver_queue_depth", ObserveQueues, description: "Requests waiting for an instance");
         Meter.CreateObservableGauge("quiver_model_ready", ObserveReadiness, description: "1 for each version that serves, 0 for one that does not");
+        Meter.CreateObservableGauge("quiver_drift_psi", ObserveDriftScores, description: "Population Stability Index of each watched feature against its baseline");
+        Meter.CreateObservableGauge("quiver_drift_state", ObserveDriftStates, description: "Drift state of each watched version: 0 ok, 1 warning, 2 drifting");
         Meter.CreateObservableGauge("process_resident_memory_bytes", () => Process.GetCurrentProcess().WorkingSet64,
             description: "Resident memory size in bytes");
         Meter.CreateObservableCounter("process_cpu_seconds_total", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
@@ -82,6 +84,13 @@ public sealed class InferenceMetrics : IDisposable
     private IEnumerable<Measurement<long>> ObserveBatches() =>
         ReadyModels().SelectMany(m => m.Statistics.Snapshot().BatchStats.Select(b => new Measurement<long>(b.ComputeInfer.Count,
             [.. Labels(m), new KeyValuePair<string, object?>("batch_size", b.BatchSize.ToString(CultureInfo.InvariantCulture))])));
+
+    private IEnumerable<Measurement<double>> ObserveDriftScores() =>
+        ReadyModels().Where(m => m.Drift is not null).SelectMany(m => m.Drift!.Report().Features.Select(f =>
+            new Measurement<double>(f.Psi, [.. Labels(m), new KeyValuePair<string, object?>("feature", f.Feature)])));
+
+    private IEnumerable<Measurement<long>> ObserveDriftStates() =>
+        ReadyModels().Where(m => m.Drift is not null).Select(m => new Measurement<long>((long)m.Drift!.Report().State, Labels(m)));
 
     private IEnumerable<Measurement<long>> ObserveQueues() =>
         ReadyModels().Select(m => new Measurement<long>(m.QueueDepth, Labels(m)));
