@@ -25,7 +25,14 @@ public sealed class ArtifactStore
     /// <summary>The folder, under the root, holding uploads in progress (files ending in ".part").</summary>
     public const string TemporaryFolderName = ".tmp";
 
+    /// <summary>The file, in the root, that puts lock while they commit; it stays, empty.</summary>
+    public const string LockFileName = ".lock";
+
     private const string TemporarySuffix = ".part";
+
+    // 3,000 tries 10 ms apart: a commit holds the lock for one rename, so only a hung process keeps it 30 s.
+    private const int LockAttempts = 3000;
+    private static readonly TimeSpan s_lockRetryDelay = TimeSpan.FromMilliseconds(10);
     private const int CopyBufferBytes = 81920;
 
     private readonly string _temporaryFolder;
@@ -168,7 +175,8 @@ public sealed class ArtifactStore
 
             // Parsing needs the whole model in memory (about twice its size, briefly); the server holds it to load it anyway.
             Validate(await File.ReadAllBytesAsync(tempPath, cancellationToken));
-            return Commit(tempPath, new StoredArtifact(sha256, size, Encrypted: false, KeyId: null, WrappedKey: null));
+            return await CommitAsync(
+                tempPath, new StoredArtifact(sha256, size, Encrypted: false, KeyId: null, WrappedKey: null), cancellationToken);
         }
         finally
         {
@@ -208,7 +216,8 @@ public sealed class ArtifactStore
                 file.Flush(flushToDisk: true);
             }
 
-            return Commit(tempPath, new StoredArtifact(sha256, size, Encrypted: true, key.KeyId, key.Wrap(dataKey)));
+            return await CommitAsync(
+                tempPath, new StoredArtifact(sha256, size, Encrypted: true, key.KeyId, key.Wrap(dataKey)), cancellationToken);
         }
         finally
         {
@@ -290,27 +299,41 @@ public sealed class ArtifactStore
         }
     }
 
-    private StoredArtifact Commit(string tempPath, StoredArtifact artifact)
+    private async Task<StoredArtifact> CommitAsync(string tempPath, StoredArtifact artifact, CancellationToken cancellationToken)
     {
         var path = PathOf(artifact.Sha256);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+
+        // File.Move without overwrite checks for the target, then renames: two puts of the same content could both
+        // succeed, the second replacing the first's file. Harmless in plaintext, fatal for an encrypted twin (the
+        // wrapped key returned first would no longer open the file). So commits take turns under the store's lock.
+        await using var storeLock = await LockAsync(cancellationToken);
         if (File.Exists(path))
         {
             return Existing(artifact.Sha256);
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        try
-        {
-            // No overwrite: an encrypted twin under another data key would orphan the wrapped key already recorded for it.
-            File.Move(tempPath, path, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            // A concurrent put of the same content got there first.
-            return Existing(artifact.Sha256);
-        }
-
+        File.Move(tempPath, path);
         return artifact;
+    }
+
+    // An exclusive open of <root>/.lock; .NET backs FileShare.None with flock on Unix, so other processes on the same
+    // store wait too. The file is never deleted: deleting a lock file lets two holders lock different inodes.
+    private async Task<FileStream> LockAsync(CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(Root, LockFileName);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < LockAttempts)
+            {
+                // Held by another commit, which takes a rename's time; a lasting failure ends with the last attempt.
+                await Task.Delay(s_lockRetryDelay, cancellationToken);
+            }
+        }
     }
 
     private StoredArtifact Existing(string sha256)

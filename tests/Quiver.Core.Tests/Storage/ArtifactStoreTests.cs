@@ -15,7 +15,9 @@ public sealed class ArtifactStoreTests : IDisposable
     private ArtifactStore Store(bool encrypted, long maxEncryptedBytes = ArtifactStore.DefaultMaxEncryptedBytes) =>
         new(_root, encrypted ? _key : null, maxEncryptedBytes);
 
-    private string[] FilesInStore() => Directory.GetFiles(_root, "*", SearchOption.AllDirectories);
+    // Every file but the store's lock, which stays once a put has committed.
+    private string[] FilesInStore() =>
+        Directory.GetFiles(_root, "*", SearchOption.AllDirectories).Where(p => Path.GetFileName(p) != ArtifactStore.LockFileName).ToArray();
 
     private static string Sha256Of(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
