@@ -19,8 +19,8 @@ public sealed class ArtifactStore
     /// <summary>Default bound on an encrypted upload: 1 GiB, because encryption happens in memory (about twice the model's size at peak).</summary>
     public const long DefaultMaxEncryptedBytes = 1L << 30;
 
-    /// <summary>The largest model a single file can hold: protobuf's 2 GiB message limit.</summary>
-    public const long MaxArtifactBytes = int.MaxValue;
+    /// <summary>The largest model stored: just under 2 GiB, the largest .NET byte array (it is parsed and loaded from one) and within protobuf's limit.</summary>
+    public const long MaxArtifactBytes = 0x7FFFFFC7;
 
     /// <summary>The folder, under the root, holding uploads in progress (files ending in ".part").</summary>
     public const string TemporaryFolderName = ".tmp";
@@ -169,7 +169,7 @@ public sealed class ArtifactStore
             {
                 // Streamed to disk while hashing, so memory stays at one buffer however large the upload.
                 (sha256, size) = await CopyHashingAsync(
-                    content, file, MaxArtifactBytes, "protobuf's 2 GiB limit for a single-file ONNX model", cancellationToken);
+                    content, file, MaxArtifactBytes, "the 2 GiB limit for a single-file ONNX model (protobuf's, and .NET's for one array)", cancellationToken);
                 file.Flush(flushToDisk: true);
             }
 
