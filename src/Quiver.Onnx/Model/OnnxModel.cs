@@ -108,4 +108,81 @@ public static class OnnxModel
 
         return null;
     }
+
+    /// <summary>
+    /// Every tensor that keeps its data in an external file, in graph order: initializers, sparse initializers and
+    /// node attributes, subgraphs (If, Loop, Scan bodies) included. Model-local functions are not modelled, so not searched.
+    /// </summary>
+    public static IReadOnlyList<ExternalDataReference> ExternalDataReferences(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var found = new List<ExternalDataReference>();
+        if (model.Graph is not null)
+        {
+            AddExternalData(model.Graph, found);
+        }
+
+        return found;
+    }
+
+    private static void AddExternalData(GraphProto graph, List<ExternalDataReference> found)
+    {
+        foreach (var tensor in graph.Initializer)
+        {
+            AddExternalData(tensor, found);
+        }
+
+        foreach (var sparse in graph.SparseInitializer)
+        {
+            AddExternalData(sparse, found);
+        }
+
+        foreach (var node in graph.Node)
+        {
+            foreach (var attribute in node.Attribute)
+            {
+                AddExternalData(attribute.T, found);
+                AddExternalData(attribute.SparseTensor, found);
+                foreach (var tensor in attribute.Tensors)
+                {
+                    AddExternalData(tensor, found);
+                }
+
+                foreach (var sparse in attribute.SparseTensors)
+                {
+                    AddExternalData(sparse, found);
+                }
+
+                if (attribute.G is not null)
+                {
+                    AddExternalData(attribute.G, found);
+                }
+
+                foreach (var subgraph in attribute.Graphs)
+                {
+                    AddExternalData(subgraph, found);
+                }
+            }
+        }
+    }
+
+    private static void AddExternalData(SparseTensorProto? sparse, List<ExternalDataReference> found)
+    {
+        AddExternalData(sparse?.Values, found);
+        AddExternalData(sparse?.Indices, found);
+    }
+
+    private static void AddExternalData(TensorProto? tensor, List<ExternalDataReference> found)
+    {
+        // ONNX Runtime reads external data only when data_location says so, but entries without it are listed too:
+        // a caller deciding what a model may reach should see every path it names.
+        if (tensor is null
+            || (tensor.DataLocation != TensorProto.Types.DataLocation.External && tensor.ExternalData.Count == 0))
+        {
+            return;
+        }
+
+        var location = tensor.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value ?? "";
+        found.Add(new ExternalDataReference(tensor.Name, location));
+    }
 }
