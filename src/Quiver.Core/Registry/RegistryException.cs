@@ -1,0 +1,31 @@
+namespace Quiver.Core.Registry;
+
+/// <summary>What kind of registry failure; the HTTP layer maps it to a status in one place.</summary>
+public enum RegistryErrorKind
+{
+    /// <summary>No such model, version or alias (HTTP 404).</summary>
+    NotFound,
+
+    /// <summary>The request clashes with the registry's current state, e.g. an alias on a retired version (HTTP 409).</summary>
+    Conflict,
+
+    /// <summary>The request itself is malformed, e.g. a bad name or checksum (HTTP 400).</summary>
+    Invalid,
+
+    /// <summary>The registry database cannot be reached or is busy (HTTP 503).</summary>
+    Unavailable,
+}
+
+/// <summary>A registry failure a caller can cause or must be told about; the message names the problem.</summary>
+public sealed class RegistryException(RegistryErrorKind kind, string message, Exception? innerException = null)
+    : Exception(message, innerException)
+{
+    /// <summary>What kind of failure this is.</summary>
+    public RegistryErrorKind Kind { get; } = kind;
+
+    internal static RegistryException NotFound(string message) => new(RegistryErrorKind.NotFound, message);
+
+    internal static RegistryException Conflict(string message) => new(RegistryErrorKind.Conflict, message);
+
+    internal static RegistryException Invalid(string message) => new(RegistryErrorKind.Invalid, message);
+}

@@ -1,0 +1,67 @@
+namespace Quiver.Core.Registry;
+
+/// <summary>The registry's tables in SQLite. Append a migration to change them; never edit a released one.</summary>
+internal static class SqliteSchema
+{
+    /// <summary>Creates the table that records applied migrations.</summary>
+    public const string CreateMigrationsTable =
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
+
+    /// <summary>Every migration, in version order.</summary>
+    public static IReadOnlyList<RegistryMigration> Migrations { get; } =
+    [
+        new(1, """
+            CREATE TABLE models (
+                name TEXT PRIMARY KEY,
+                description TEXT,
+                created_at TEXT NOT NULL,
+                last_version INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE versions (
+                model TEXT NOT NULL REFERENCES models (name),
+                version INTEGER NOT NULL,
+                sha256 TEXT NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                framework TEXT NOT NULL,
+                input_signature TEXT,
+                output_signature TEXT,
+                creator TEXT,
+                created_at TEXT NOT NULL,
+                description TEXT,
+                tags TEXT NOT NULL,
+                source_uri TEXT,
+                training_run_id TEXT,
+                config_json TEXT,
+                state TEXT NOT NULL,
+                reason TEXT,
+                wrapped_data_key BLOB,
+                key_id TEXT,
+                PRIMARY KEY (model, version)
+            );
+            CREATE INDEX versions_by_sha256 ON versions (model, sha256);
+            CREATE TABLE aliases (
+                model TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (model, alias),
+                FOREIGN KEY (model, version) REFERENCES versions (model, version)
+            );
+            CREATE TABLE alias_history (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL REFERENCES models (name),
+                alias TEXT NOT NULL,
+                version INTEGER,
+                previous_version INTEGER,
+                is_rollback INTEGER NOT NULL,
+                changed_at TEXT NOT NULL,
+                changed_by TEXT NOT NULL
+            );
+            CREATE INDEX alias_history_by_alias ON alias_history (model, alias, id);
+            CREATE TABLE registry_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                revision INTEGER NOT NULL
+            );
+            INSERT INTO registry_state (id, revision) VALUES (1, 0);
+            """),
+    ];
+}
