@@ -24,7 +24,8 @@ public static class BenchRunner
         string? refusal = await newCall().SendAsync(cancellationToken);
         if (refusal is not null)
         {
-            throw new BenchException($"the server did not accept the benchmark request ({settings.Protocol.Name()}): {refusal}");
+            Uri target = settings.Protocol == BenchProtocol.Grpc ? settings.GrpcUrl : settings.Url;
+            throw new BenchException($"the first {settings.Protocol.Name()} request to {target} failed: {refusal}");
         }
 
         var levels = new List<LevelReport>();

@@ -48,7 +48,7 @@ public static class InputDataFile
     private static InputTensor ReadTensor(string path, JsonElement input, ServedModelInfo model)
     {
         string name = input.TryGetProperty("name", out JsonElement n) ? n.GetString() ?? "" : "";
-        ModelInput declared = model.Inputs.FirstOrDefault(i => i.Name == name)
+        ServedInput declared = model.Inputs.FirstOrDefault(i => i.Name == name)
             ?? throw new BenchException($"--input-data '{path}': model '{model.Name}' has no input '{name}'; its inputs are {string.Join(", ", model.Inputs.Select(i => i.Name))}.");
         string datatype = input.TryGetProperty("datatype", out JsonElement d) ? d.GetString() ?? "" : declared.Datatype;
         if (!DataTypes.TryParse(datatype, out DataType type))

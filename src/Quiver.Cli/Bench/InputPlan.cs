@@ -30,7 +30,7 @@ public static class InputPlan
     }
 
     /// <summary>Fails unless <paramref name="shape"/> has the input's rank and its fixed dimensions (and a batch within max_batch_size).</summary>
-    public static void CheckShape(ServedModelInfo model, ModelInput input, long[] shape)
+    public static void CheckShape(ServedModelInfo model, ServedInput input, long[] shape)
     {
         string expected = $"input '{input.Name}' of model '{model.Name}' has shape {ArgumentValues.FormatShape(input.Shape)}";
         if (shape.Length != input.Shape.Length)
@@ -75,7 +75,7 @@ public static class InputPlan
             byInput[name] = ArgumentValues.Shape(text[(colon + 1)..], "--shape");
         }
 
-        foreach (ModelInput input in model.Inputs)
+        foreach (ServedInput input in model.Inputs)
         {
             if (!byInput.ContainsKey(input.Name))
             {
@@ -90,7 +90,7 @@ public static class InputPlan
     {
         var random = new Random(seed);
         var inputs = new List<InputTensor>();
-        foreach (ModelInput input in model.Inputs)
+        foreach (ServedInput input in model.Inputs)
         {
             if (!DataTypes.TryParse(input.Datatype, out DataType type))
             {

@@ -5,10 +5,10 @@ using System.Text.Json;
 namespace Quiver.Cli.Bench;
 
 /// <summary>A model input as the server's metadata describes it; -1 marks a dimension the model leaves open.</summary>
-public sealed record ModelInput(string Name, string Datatype, long[] Shape);
+public sealed record ServedInput(string Name, string Datatype, long[] Shape);
 
 /// <summary>What the bench needs to know about a served model: its inputs and whether its first dimension is a batch.</summary>
-public sealed record ServedModelInfo(string Name, IReadOnlyList<ModelInput> Inputs, int MaxBatchSize);
+public sealed record ServedModelInfo(string Name, IReadOnlyList<ServedInput> Inputs, int MaxBatchSize);
 
 /// <summary>The server's REST control plane: model metadata, configuration and statistics (not the measured requests).</summary>
 public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, string? version) : IDisposable
@@ -25,7 +25,7 @@ public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, 
     {
         JsonElement metadata = await GetJsonAsync(_modelPath, cancellationToken);
         var inputs = metadata.GetProperty("inputs").EnumerateArray()
-            .Select(i => new ModelInput(
+            .Select(i => new ServedInput(
                 i.GetProperty("name").GetString()!,
                 i.GetProperty("datatype").GetString()!,
                 i.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray()))
@@ -82,7 +82,7 @@ public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, 
             string body = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
-                throw new BenchException($"model '{model}'{(version is null ? "" : $" version {version}")} not found on {baseAddress}: {ErrorText(body)}");
+                throw new BenchException($"{ErrorText(body)} (asked {baseAddress} for model '{model}'{(version is null ? "" : $" version {version}")}).");
             }
 
             if (!response.IsSuccessStatusCode)
