@@ -55,11 +55,11 @@ wait_quiet() {
   log "CPU busy before the run: ${busy}%"
 }
 
-# measured NAME OUTPUT-FILE COMMAND...: runs the bench command, retrying while other processes loaded the CPUs.
+# measured ATTEMPTS NAME OUTPUT-FILE COMMAND...: runs the bench command, retrying while other processes loaded the CPUs.
 measured() {
-  local name=$1 file=$2 other
-  shift 2
-  for attempt in 1 2 3; do
+  local attempts=$1 name=$2 file=$3 other
+  shift 3
+  for attempt in $(seq "$attempts"); do
     wait_quiet
     local b0 s0 start cpu
     b0=$(busy_jiffies); s0=$(server_jiffies); start=$(date +%s.%N)
@@ -79,7 +79,7 @@ measured() {
 # Raw, in-process: the limit. One and two intra-op threads (the server gives its one instance both cores).
 for model in "${MODEL_NAMES[@]}"; do
   for threads in 1 2; do
-    measured "raw $model threads $threads" "$OUT/raw-$model-t$threads.json" \
+    measured 3 "raw $model threads $threads" "$OUT/raw-$model-t$threads.json" \
       "$QUIVER" bench raw --model-file "$MODELS/$model/1/model.onnx" --batch "$RAW_BATCHES" --threads "$threads" \
       --duration "$RAW_DURATION" --json
   done
@@ -96,13 +96,14 @@ grep VmRSS "/proc/$SERVER/status" | awk '{print $2}' > "$OUT/rss-after-start-kb.
 log "server pid $SERVER, VmRSS after start $(cat "$OUT/rss-after-start-kb.txt") kB"
 
 # Memory first, on a fresh server: resident memory after warm-up and after a long run at concurrency 32.
-measured "memory: bench_small rest-json concurrency 32 for $MEMORY_DURATION" "$OUT/memory-bench_small-rest-json.json" \
+# One attempt only: a repeat would no longer start from a fresh server.
+measured 1 "memory: bench_small rest-json concurrency 32 for $MEMORY_DURATION" "$OUT/memory-bench_small-rest-json.json" \
   "$QUIVER" bench run --url "http://127.0.0.1:$HTTP_PORT" --model bench_small --protocol rest-json --concurrency 32 \
   --duration "$MEMORY_DURATION" --warmup "$WARMUP" --server-pid "$SERVER" --json
 
 for model in "${MODEL_NAMES[@]}"; do
   for protocol in "${PROTOCOLS[@]}"; do
-    measured "run $model $protocol" "$OUT/run-$model-$protocol.json" \
+    measured 3 "run $model $protocol" "$OUT/run-$model-$protocol.json" \
       "$QUIVER" bench run --url "http://127.0.0.1:$HTTP_PORT" --grpc-url "http://127.0.0.1:$GRPC_PORT" --model "$model" \
       --protocol "$protocol" --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" \
       --server-pid "$SERVER" --json

