@@ -23,8 +23,9 @@ public static class BenchModels
             Seed: 1000, () => ConvNet("bench_heavy", seed: 1000)),
     ];
 
-    // 5 layers of 64 channels on 32×32 (about 153 M multiply-adds) take 1.08 ms per single-thread inference
-    // (p50 of `quiver bench raw --batch 1 --threads 1`) on the 2-core AMD EPYC of docs/benchmarks.md.
+    // 5 layers of 64 channels on 32×32 (about 153 M multiply-adds) take 1.08 to 1.15 ms per single-thread
+    // inference (p50 of `quiver bench raw --batch 1 --threads 1`, three runs) on the AMD EPYC of docs/benchmarks.md;
+    // 4 layers took 0.82 ms, and 56 channels ran slower per multiply-add than 64.
     private const int HeavyConvLayers = 5;
     private const int HeavyChannels = 64;
 
