@@ -56,8 +56,7 @@ public static class BenchRunCommand
                 throw new BenchException($"--requests must be at least 1, got {requestCount}.");
             }
 
-            string? shapeConflict = result.GetValue(inputData) is not null && result.GetValue(shape) is { Length: > 0 } ? "--shape" : null;
-            if (shapeConflict is not null)
+            if (result.GetValue(inputData) is not null && result.GetValue(shape) is { Length: > 0 })
             {
                 throw new BenchException("--input-data sets the shapes itself; drop --shape.");
             }

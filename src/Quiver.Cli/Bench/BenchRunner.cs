@@ -37,13 +37,13 @@ public static class BenchRunner
                 await LoadGenerator.RunAsync(newCall, concurrency, LoadBudget.For(settings.Warmup), cancellationToken);
             }
 
-            long? rssBefore = settings.ServerPid is { } pid ? ProcessMemory.ResidentKib(pid) : null;
+            long? rssBefore = ServerRss(settings);
             StatisticsSample? before = await api.StatisticsAsync(cancellationToken);
             progress($"concurrency {concurrency}: measuring");
             LoadBudget budget = settings.Requests is { } count ? LoadBudget.Of(count) : LoadBudget.For(settings.Duration!.Value);
             LoadResult result = await LoadGenerator.RunAsync(newCall, concurrency, budget, cancellationToken);
             StatisticsSample? after = await api.StatisticsAsync(cancellationToken);
-            long? rssAfter = settings.ServerPid is { } pid2 ? ProcessMemory.ResidentKib(pid2) : null;
+            long? rssAfter = ServerRss(settings);
 
             long succeeded = result.Requests - result.Errors;
             levels.Add(new LevelReport(
@@ -73,6 +73,9 @@ public static class BenchRunner
             levels);
     }
 
+    private static long? ServerRss(RunSettings settings) => settings.ServerPid is { } pid ? ProcessMemory.ResidentKib(pid) : null;
+
+    // Workers share the one encoded request: it is never written to, so sharing costs nothing and encodes once.
     private static Func<InferenceCall> CallFactory(RunSettings settings, Uri inferUri, HttpClient client, IReadOnlyList<InputTensor> inputs)
     {
         switch (settings.Protocol)

@@ -38,6 +38,7 @@ public sealed class RestInferenceCall(HttpClient client, Uri inferUri, byte[] bo
 {
     private readonly string _headerLength = binaryHeaderLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "";
 
+    /// <inheritdoc />
     public override async Task<string?> SendAsync(CancellationToken cancellationToken)
     {
         try
@@ -74,6 +75,7 @@ public sealed class RestInferenceCall(HttpClient client, Uri inferUri, byte[] bo
 /// <summary>A unary gRPC ModelInfer over HTTP/2 cleartext; success is grpc-status 0 in the trailers.</summary>
 public sealed class GrpcInferenceCall(HttpClient client, Uri methodUri, byte[] frame) : InferenceCall
 {
+    /// <inheritdoc />
     public override async Task<string?> SendAsync(CancellationToken cancellationToken)
     {
         try

@@ -9,8 +9,13 @@ namespace Quiver.Cli.Bench;
 /// <summary>How a report is printed: a table for people, JSON for scripts, Markdown for docs/benchmarks.md.</summary>
 public enum ReportFormat
 {
+    /// <summary>A Spectre.Console table.</summary>
     Table,
+
+    /// <summary>The report record as indented snake_case JSON.</summary>
     Json,
+
+    /// <summary>A GitHub Markdown table of the same columns as <see cref="Table"/>.</summary>
     Markdown,
 }
 
@@ -38,13 +43,14 @@ public static class ReportWriter
             $"inputs {string.Join(", ", report.Inputs.Select(i => $"{i.Name} {i.Datatype} {ArgumentValues.FormatShape(i.Shape)}"))}";
         var rows = report.Levels.Select(RunRow).ToList();
         Write(report, title, s_runColumns, rows, format, output);
-        foreach (LevelReport level in report.Levels.Where(l => l.FirstError is not null || l.ServerRssKb is not null))
+        if (format == ReportFormat.Json)
         {
-            if (format == ReportFormat.Json)
-            {
-                break;
-            }
+            return;
+        }
 
+        // What the table has no room for: why requests failed, and the server's memory.
+        foreach (LevelReport level in report.Levels)
+        {
             if (level.FirstError is not null)
             {
                 output.WriteLine($"concurrency {level.Concurrency}: {level.Errors} errors, the first: {level.FirstError}");

@@ -62,6 +62,7 @@ public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, 
         }
     }
 
+    /// <summary>Disposes the HTTP client.</summary>
     public void Dispose() => client.Dispose();
 
     private async Task<JsonElement> GetJsonAsync(string path, CancellationToken cancellationToken)
