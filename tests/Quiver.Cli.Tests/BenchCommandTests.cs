@@ -77,6 +77,19 @@ public sealed class BenchCommandTests(BenchServerFixture server) : IClassFixture
         Assert.True((long)level["server_rss_kb"]!["after"]! > 0);
     }
 
+    [Theory]
+    [InlineData("rest-json")]
+    [InlineData("grpc")]
+    public async Task Run_Version_GoesToThatVersion(string protocol)
+    {
+        JsonNode report = await RunJsonAsync("--model", "bench_small", "--version", "1", "--protocol", protocol,
+            "--requests", "10", "--warmup", "0s", "--json");
+
+        Assert.Equal("1", (string?)report["version"]);
+        Assert.Equal(0, (long)report["levels"]![0]!["errors"]!);
+        Assert.Equal(10, (long)report["levels"]![0]!["server"]!["inferences"]!);
+    }
+
     [Fact]
     public async Task Run_InputDataFile_SendsItsTensors()
     {
@@ -126,6 +139,7 @@ public sealed class BenchCommandTests(BenchServerFixture server) : IClassFixture
     [InlineData("dimension 1 must be 64", "--model", "bench_small", "--shape", "1,32")]
     [InlineData("must be 1 to 128", "--model", "bench_small", "--shape", "129,64")]
     [InlineData("'no_such_model'", "--model", "no_such_model")]
+    [InlineData("no version '9'", "--model", "bench_small", "--version", "9")]
     [InlineData("--concurrency '0'", "--model", "bench_small", "--concurrency", "0")]
     [InlineData("--warmup '10 parsecs'", "--model", "bench_small", "--warmup", "10 parsecs")]
     public async Task Run_BadArguments_ExitWithOneClearLine(string expected, params string[] args)

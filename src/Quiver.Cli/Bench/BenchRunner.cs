@@ -31,9 +31,9 @@ public static class BenchRunner
         var levels = new List<LevelReport>();
         foreach (int concurrency in settings.Concurrency)
         {
-            progress($"concurrency {concurrency}: warming up for {settings.Warmup.TotalSeconds:0.##} s");
             if (settings.Warmup > TimeSpan.Zero)
             {
+                progress($"concurrency {concurrency}: warming up for {settings.Warmup.TotalSeconds:0.##} s");
                 await LoadGenerator.RunAsync(newCall, concurrency, LoadBudget.For(settings.Warmup), cancellationToken);
             }
 

@@ -59,7 +59,7 @@ public static class ReportWriter
             if (level.ServerRssKb is { } rss)
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"concurrency {level.Concurrency}: server resident memory {rss.Before / 1024.0:0.0} MiB after warm-up, {rss.After / 1024.0:0.0} MiB after {level.ElapsedS:0.#} s ({Percent(rss.Before, rss.After)})"));
+                    $"concurrency {level.Concurrency}: server resident memory {rss.Before / 1024.0:0.0} MiB after warm-up, {rss.After / 1024.0:0.0} MiB after {level.ElapsedS:0.##} s ({Percent(rss.Before, rss.After)})"));
             }
         }
     }

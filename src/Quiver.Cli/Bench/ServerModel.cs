@@ -83,7 +83,7 @@ public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, 
             string body = await response.Content.ReadAsStringAsync(cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
-                throw new BenchException($"{ErrorText(body)} (asked {baseAddress} for model '{model}'{(version is null ? "" : $" version {version}")}).");
+                throw new BenchException($"{ErrorText(body).TrimEnd('.')} (asked {baseAddress} for model '{model}'{(version is null ? "" : $" version {version}")}).");
             }
 
             if (!response.IsSuccessStatusCode)
