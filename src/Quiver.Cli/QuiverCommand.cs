@@ -10,6 +10,7 @@ public static class QuiverCommand
         var root = new RootCommand(
             "Quiver serves ONNX models over the Open Inference Protocol (KServe v2), compatible with Triton's clients.");
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(Bench.BenchCommand.Create());
         return root;
     }
 }
