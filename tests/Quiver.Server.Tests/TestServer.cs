@@ -9,9 +9,12 @@ namespace Quiver.Server.Tests;
 /// <summary>A real Quiver server on a free loopback port, with an HttpClient pointed at it.</summary>
 public sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(QuiverServer server)
+    private readonly string _dataDirectory;
+
+    private TestServer(QuiverServer server, string dataDirectory)
     {
         Server = server;
+        _dataDirectory = dataDirectory;
         Client = new HttpClient { BaseAddress = server.HttpAddress };
     }
 
@@ -21,11 +24,25 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
     {
-        var options = new QuiverServerOptions { ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0 };
+        var options = new QuiverServerOptions
+        {
+            ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = NewDataDirectory(),
+        };
         options = configure?.Invoke(options) ?? options;
-        QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-        return new TestServer(server);
+        try
+        {
+            QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+            return new TestServer(server, options.DataDirectory);
+        }
+        catch
+        {
+            Directory.Delete(options.DataDirectory, recursive: true);
+            throw;
+        }
     }
+
+    /// <summary>A fresh data directory (registry and artifacts) in the temp folder.</summary>
+    public static string NewDataDirectory() => Directory.CreateTempSubdirectory("quiver-test-data-").FullName;
 
     /// <summary>POSTs a JSON body and returns the status and the parsed response body.</summary>
     public async Task<(int Status, JsonNode? Body)> PostAsync(string path, string json)
@@ -47,6 +64,7 @@ public sealed class TestServer : IAsyncDisposable
     {
         Client.Dispose();
         await Server.DisposeAsync();
+        Directory.Delete(_dataDirectory, recursive: true);
     }
 
     private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response)
