@@ -20,6 +20,9 @@ public sealed class TestServer : IAsyncDisposable
 
     public QuiverServer Server { get; }
 
+    /// <summary>The server's own registry and artifact store.</summary>
+    public string DataDirectory => _dataDirectory;
+
     public HttpClient Client { get; }
 
     public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)

@@ -220,7 +220,8 @@ internal static class AdminEndpoints
     private static async Task<long> ReadVersionFieldAsync(HttpContext context, QuiverServerOptions options)
     {
         using JsonDocument? body = await ReadJsonAsync(context, options);
-        return body?.RootElement.TryGetProperty("version", out JsonElement version) == true && version.TryGetInt64(out long number) && number > 0
+        return body?.RootElement.TryGetProperty("version", out JsonElement version) == true
+            && version.ValueKind == JsonValueKind.Number && version.TryGetInt64(out long number) && number > 0
             ? number
             : throw RegistryException.Invalid("the body must be a JSON object with \"version\": a positive integer, e.g. {\"version\": 3}.");
     }
