@@ -10,11 +10,13 @@ namespace Quiver.Server.Tests;
 public sealed class TestServer : IAsyncDisposable
 {
     private readonly string _dataDirectory;
+    private readonly bool _ownsDataDirectory;
 
-    private TestServer(QuiverServer server, string dataDirectory)
+    private TestServer(QuiverServer server, string dataDirectory, bool ownsDataDirectory)
     {
         Server = server;
         _dataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
         Client = new HttpClient { BaseAddress = server.HttpAddress };
     }
 
@@ -27,17 +29,24 @@ public sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
     {
+        string ownDataDirectory = NewDataDirectory();
         var options = new QuiverServerOptions
         {
-            ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = NewDataDirectory(),
+            ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = ownDataDirectory,
         };
         options = configure?.Invoke(options) ?? options;
+        bool owns = options.DataDirectory == ownDataDirectory;
+        if (!owns)
+        {
+            Directory.Delete(ownDataDirectory);
+        }
+
         try
         {
             QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-            return new TestServer(server, options.DataDirectory);
+            return new TestServer(server, options.DataDirectory, owns);
         }
-        catch
+        catch when (owns)
         {
             Directory.Delete(options.DataDirectory, recursive: true);
             throw;
@@ -67,7 +76,10 @@ public sealed class TestServer : IAsyncDisposable
     {
         Client.Dispose();
         await Server.DisposeAsync();
-        Directory.Delete(_dataDirectory, recursive: true);
+        if (_ownsDataDirectory)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response)

@@ -33,7 +33,9 @@ public sealed class ArtifactVault
     public string Root => _store.Root;
 
     /// <summary>Validates and stores an uploaded model (encrypted when a key is configured); see <see cref="ArtifactStore.PutAsync"/>.</summary>
-    public Task<StoredArtifact> PutAsync(Stream content, CancellationToken cancellationToken) => _store.PutAsync(content, cancellationToken);
+    /// <remarks>The key is read again first, so a push right after a rotation is wrapped under the new key.</remarks>
+    public Task<StoredArtifact> PutAsync(Stream content, CancellationToken cancellationToken) =>
+        StoreFor(Key is null ? null : TryLoadKey()?.KeyId).PutAsync(content, cancellationToken);
 
     /// <summary>Deletes an artifact file no version records.</summary>
     public void Delete(string sha256) => _store.Delete(sha256);
