@@ -86,6 +86,10 @@ public static class ServeCommand
             Description = "How often the model repository is scanned for new version folders (0 turns scanning off).",
             DefaultValueFactory = _ => defaults.RepositoryPollInterval.TotalSeconds,
         };
+        var driftWebhook = new Option<string?>("--drift-webhook")
+        {
+            Description = "URL that receives a JSON event (POST) whenever a model version's drift state changes.",
+        };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
@@ -94,7 +98,7 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
-            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, allowUnauthenticated,
+            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -117,6 +121,7 @@ public static class ServeCommand
                 JsonLogs = result.GetValue(logFormat) == "json",
                 OtlpEndpoint = result.GetValue(otlpEndpoint),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
+                DriftWebhook = result.GetValue(driftWebhook),
             };
             return await RunAsync(options, cancellationToken);
         });

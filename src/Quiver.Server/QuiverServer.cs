@@ -59,6 +59,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
     private IDisposable[] _monitoring = [];
     private PayloadLog? _payloads;
+    private DriftNotifier? _driftNotifier;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -192,6 +193,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, metrics],
             _payloads = payloads,
+            _driftNotifier = options.DriftWebhook is { } webhook
+                ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
+                : null,
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         return server;
@@ -204,6 +208,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_driftNotifier is not null)
+        {
+            await _driftNotifier.DisposeAsync();
+        }
+
         await StopLifecycleAsync(Lifecycle);
         if (_payloads is not null)
         {

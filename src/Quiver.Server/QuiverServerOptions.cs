@@ -29,6 +29,12 @@ public sealed record QuiverServerOptions
     /// <summary>How often the repository folder is scanned for new versions; zero turns scanning off. Defaults to 5 s.</summary>
     public TimeSpan RepositoryPollInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A URL that receives a JSON event whenever a model version's drift state changes; null for none.</summary>
+    public string? DriftWebhook { get; init; }
+
+    /// <summary>How often drift states are checked for the webhook. Defaults to 10 s.</summary>
+    public TimeSpan DriftCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A payload log file larger than this is rotated. Defaults to 64 MiB; five rotated files are kept per model.</summary>
     public long PayloadLogMaxFileBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -110,6 +116,11 @@ public sealed record QuiverServerOptions
         if (OtlpEndpoint is not null && !Uri.TryCreate(OtlpEndpoint, UriKind.Absolute, out _))
         {
             errors.Add($"--otlp-endpoint must be an absolute URL such as http://collector:4318, got '{OtlpEndpoint}'.");
+        }
+
+        if (DriftWebhook is not null && !(Uri.TryCreate(DriftWebhook, UriKind.Absolute, out Uri? webhook) && webhook.Scheme is "http" or "https"))
+        {
+            errors.Add($"--drift-webhook must be an absolute http(s) URL, got '{DriftWebhook}'.");
         }
 
         if (CacheBytes < 0)
