@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -7,6 +8,10 @@ namespace Quiver.Cli.Models;
 public static class ConfigFile
 {
     private static readonly JsonDocumentOptions s_lenient = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    // The default encoder writes '&', '<', '+' and every non-ASCII letter as \uXXXX, for HTML pages; a query
+    // string has no such hazard, and the escapes would only make it longer.
+    private static readonly JsonSerializerOptions s_compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// The config as compact JSON text. Compact because it travels in the query string, where every newline and
@@ -39,7 +44,7 @@ public static class ConfigFile
         }
 
         return config is JsonObject
-            ? config.ToJsonString()
+            ? config.ToJsonString(s_compact)
             : throw new ModelsUsageException($"--config '{path}' must hold a JSON object, like a model repository's config.json.");
     }
 }
