@@ -11,6 +11,7 @@ public static class QuiverCommand
             "Quiver serves ONNX models over the Open Inference Protocol (KServe v2), compatible with Triton's clients.");
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(Bench.BenchCommand.Create());
+        root.Subcommands.Add(Keys.KeysCommand.Create());
         root.Subcommands.Add(Models.ModelsCommand.Create());
         return root;
     }

@@ -44,7 +44,7 @@ public static class ServeCommand
         };
         var dataDir = new Option<string>("--data-dir")
         {
-            Description = "Directory for Quiver's own state.",
+            Description = "Directory for Quiver's own state: the SQLite registry and the artifact store.",
             DefaultValueFactory = _ => defaults.DataDirectory,
         };
         var maxRequestBytes = new Option<long>("--max-request-bytes")
@@ -68,14 +68,33 @@ public static class ServeCommand
             DefaultValueFactory = _ => "text",
         };
         logFormat.AcceptOnlyFromAmong("text", "json");
+        var registry = new Option<string?>("--registry")
+        {
+            Description = "The model registry: a SQLite file (default: registry.db in --data-dir) or postgres://user:pass@host:port/db, shared by replicas.",
+        };
+        var masterKeyFile = new Option<string?>("--master-key-file")
+        {
+            Description = "Master key (32 bytes, raw or base64) that turns on encryption of model artifacts at rest; QUIVER_MASTER_KEY works too.",
+        };
+        var replicaName = new Option<string>("--replica-name")
+        {
+            Description = "This server's name in per-replica model states (default: the host name).",
+            DefaultValueFactory = _ => defaults.ReplicaName,
+        };
+        var repositoryPoll = new Option<double>("--repository-poll-seconds")
+        {
+            Description = "How often the model repository is scanned for new version folders (0 turns scanning off).",
+            DefaultValueFactory = _ => defaults.RepositoryPollInterval.TotalSeconds,
+        };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
         };
 
-        var command = new Command("serve", "Serve the models of a repository over KServe v2 REST and gRPC.")
+        var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
-            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, allowUnauthenticated,
+            repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
+            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, allowUnauthenticated,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -89,6 +108,10 @@ public static class ServeCommand
                 TlsCertificatePath = result.GetValue(tlsCert),
                 TlsKeyPath = result.GetValue(tlsKey),
                 DataDirectory = result.GetValue(dataDir)!,
+                Registry = result.GetValue(registry),
+                MasterKeyFile = result.GetValue(masterKeyFile),
+                ReplicaName = result.GetValue(replicaName)!,
+                RepositoryPollInterval = TimeSpan.FromSeconds(Math.Max(0, result.GetValue(repositoryPoll))),
                 MaxRequestBodyBytes = result.GetValue(maxRequestBytes),
                 CacheBytes = result.GetValue(cacheBytes),
                 JsonLogs = result.GetValue(logFormat) == "json",

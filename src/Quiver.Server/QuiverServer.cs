@@ -13,6 +13,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quiver.Core;
 using Quiver.Core.Caching;
+using Quiver.Core.Lifecycle;
+using Quiver.Core.Registry;
+using Quiver.Core.Storage;
 using Quiver.Core.Models;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
@@ -30,16 +33,19 @@ public sealed partial class QuiverServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private QuiverServer(WebApplication app, ModelCatalog catalog, Uri httpAddress, Uri grpcAddress)
+    private QuiverServer(WebApplication app, ModelLifecycle lifecycle, Uri httpAddress, Uri grpcAddress)
     {
         _app = app;
-        Catalog = catalog;
+        Lifecycle = lifecycle;
         HttpAddress = httpAddress;
         GrpcAddress = grpcAddress;
     }
 
     /// <summary>The models being served.</summary>
-    public ModelCatalog Catalog { get; }
+    public ModelCatalog Catalog => Lifecycle.Catalog;
+
+    /// <summary>The registry, the artifacts and what this server loads from them.</summary>
+    public ModelLifecycle Lifecycle { get; }
 
     /// <summary>The HTTP address actually bound (with the real port when 0 was asked for).</summary>
     public Uri HttpAddress { get; }
@@ -136,28 +142,31 @@ public sealed partial class QuiverServer : IAsyncDisposable
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
 
         OnnxRuntime runtime;
-        ModelCatalog catalog;
+        ModelLifecycle lifecycle;
         try
         {
             runtime = OnnxRuntime.Initialize(loggerFactory);
             Log.RuntimeLoaded(logger, runtime.Version, runtime.LibraryPath, string.Join(", ", runtime.AvailableProviders));
-            catalog = ModelCatalog.Load(options.ModelRepository, runtime, loggerFactory.CreateLogger("Quiver.Models"));
+            lifecycle = await StartLifecycleAsync(options, runtime, loggerFactory, cancellationToken);
         }
-        catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException)
+        catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException or RegistryException or IOException
+            or UnauthorizedAccessException or FormatException or InvalidOperationException)
         {
             await app.DisposeAsync();
             throw new ServerStartException([e.Message]);
         }
 
+        ModelCatalog catalog = lifecycle.Catalog;
         var metrics = new InferenceMetrics(catalog);
         var exporter = new PrometheusExporter(metrics.Meter);
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
-        app.MapRepository(catalog, options);
+        app.MapRepository(lifecycle, options);
+        app.MapAdmin(lifecycle, options);
         app.MapDrift(catalog, options);
-        app.MapGrpc(new GrpcInferenceService(service, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
+        app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
 
@@ -167,17 +176,17 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
         catch (IOException e)
         {
-            catalog.Dispose();
+            await StopLifecycleAsync(lifecycle);
             await app.DisposeAsync();
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
 
-        var server = new QuiverServer(app, catalog, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null))
+        var server = new QuiverServer(app, lifecycle, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null))
         {
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, metrics],
         };
-        Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), catalog.RepositoryPath);
+        Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         return server;
     }
 
@@ -188,11 +197,48 @@ public sealed partial class QuiverServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        Catalog.Dispose();
+        await StopLifecycleAsync(Lifecycle);
         foreach (IDisposable part in _monitoring)
         {
             part.Dispose();
         }
+    }
+
+    // The registry (SQLite in the data directory unless configured), the artifact store beside it, the repository
+    // imported into them, and every model loaded before the server listens.
+    private static async Task<ModelLifecycle> StartLifecycleAsync(QuiverServerOptions options, OnnxRuntime runtime,
+        ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        IModelRegistry registry = await ModelRegistry.OpenAsync(
+            options.Registry ?? Path.Combine(options.DataDirectory, ModelRegistry.DefaultFileName), loggerFactory.CreateLogger("Quiver.Registry"), cancellationToken);
+        try
+        {
+            Func<MasterKey?> loadKey = options.MasterKeyFile is { } keyFile
+                ? () => MasterKey.FromFile(keyFile)
+                : () => Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 } ? MasterKey.FromEnvironment() : null;
+            var vault = new ArtifactVault(Path.Combine(options.DataDirectory, "artifacts"), loadKey, registry as IArtifactBlobStore);
+            var catalog = new ModelCatalog();
+            ModelPublisher publisher = new(registry, vault, runtime);
+            RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);
+            var lifecycle = new ModelLifecycle(registry, vault, catalog, runtime, importer,
+                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval),
+                loggerFactory.CreateLogger("Quiver.Models"));
+            await lifecycle.StartAsync(cancellationToken);
+            return lifecycle;
+        }
+        catch
+        {
+            await registry.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task StopLifecycleAsync(ModelLifecycle lifecycle)
+    {
+        await lifecycle.DisposeAsync();
+        lifecycle.Catalog.Dispose();
+        await lifecycle.Registry.DisposeAsync();
     }
 
     private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols, X509Certificate2? certificate)
@@ -230,8 +276,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "ONNX Runtime {Version} loaded from {Path} (providers: {Providers})")]
         public static partial void RuntimeLoaded(ILogger logger, string version, string path, string providers);
 
-        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address} (HTTP) and {GrpcAddress} (gRPC), serving {Repository}")]
-        public static partial void Listening(ILogger logger, string address, string grpcAddress, string repository);
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address} (HTTP) and {GrpcAddress} (gRPC), serving the registry {Registry}")]
+        public static partial void Listening(ILogger logger, string address, string grpcAddress, string registry);
     }
 }
 

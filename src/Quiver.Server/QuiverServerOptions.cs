@@ -5,8 +5,32 @@ namespace Quiver.Server;
 /// <summary>Server settings, bound from the command line in one place and validated at start.</summary>
 public sealed record QuiverServerOptions
 {
-    /// <summary>The model repository served. Defaults to examples/models, relative to the working directory.</summary>
+    /// <summary>
+    /// The model repository imported into the registry at start and watched for new version folders. Defaults to
+    /// examples/models, relative to the working directory; empty for none (a replica serving only the registry).
+    /// </summary>
     public string ModelRepository { get; init; } = Path.Combine("examples", "models");
+
+    /// <summary>
+    /// The registry: a SQLite file, or <c>postgres://user:password@host:port/database</c> shared by replicas.
+    /// Defaults to registry.db in <see cref="DataDirectory"/>.
+    /// </summary>
+    public string? Registry { get; init; }
+
+    /// <summary>
+    /// A master key file (32 raw bytes or base64) that turns on encryption of model artifacts at rest. Without it the
+    /// QUIVER_MASTER_KEY environment variable is used when set; with neither, artifacts are stored in plaintext.
+    /// </summary>
+    public string? MasterKeyFile { get; init; }
+
+    /// <summary>This server's name in per-replica version states. Defaults to the host name (a Kubernetes pod's name).</summary>
+    public string ReplicaName { get; init; } = Environment.MachineName;
+
+    /// <summary>How often the repository folder is scanned for new versions; zero turns scanning off. Defaults to 5 s.</summary>
+    public TimeSpan RepositoryPollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the registry is polled for changes (PostgreSQL also notifies at once). Defaults to 2 s.</summary>
+    public TimeSpan RegistryPollInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The address to listen on. Defaults to loopback only.</summary>
     public string Host { get; init; } = "127.0.0.1";
@@ -119,9 +143,14 @@ public sealed record QuiverServerOptions
             }
         }
 
-        if (string.IsNullOrWhiteSpace(ModelRepository))
+        if (MasterKeyFile is not null && !File.Exists(MasterKeyFile))
         {
-            errors.Add("--model-repository must name a directory.");
+            errors.Add($"master key file '{MasterKeyFile}' does not exist; create one with 'quiver keys generate --output {MasterKeyFile}'.");
+        }
+
+        if (RepositoryPollInterval < TimeSpan.Zero || RegistryPollInterval <= TimeSpan.Zero)
+        {
+            errors.Add("poll intervals must be positive (the repository's may be zero to turn scanning off).");
         }
 
         return errors;

@@ -64,6 +64,13 @@ internal sealed class QuiverProcess : IDisposable
             info.ArgumentList.Add(arg);
         }
 
+        // Every server gets its own registry and artifacts, so tests running side by side never share state.
+        if (args.FirstOrDefault() == "serve" && !args.Contains("--data-dir") && !args.Contains("--help"))
+        {
+            info.ArgumentList.Add("--data-dir");
+            info.ArgumentList.Add(Directory.CreateTempSubdirectory("quiver-cli-data-").FullName);
+        }
+
         return new QuiverProcess(Process.Start(info)!);
     }
 

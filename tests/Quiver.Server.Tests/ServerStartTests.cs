@@ -27,7 +27,7 @@ public sealed class ServerStartTests
     [Fact]
     public async Task Start_MissingRepository_NamesThePath()
     {
-        var options = new QuiverServerOptions { ModelRepository = "/no/such/repository", HttpPort = 0 };
+        var options = new QuiverServerOptions { ModelRepository = "/no/such/repository", HttpPort = 0, DataDirectory = TestServer.NewDataDirectory() };
 
         var error = await Assert.ThrowsAsync<ServerStartException>(() => QuiverServer.StartAsync(options));
 
@@ -42,6 +42,7 @@ public sealed class ServerStartTests
         {
             ModelRepository = Path.Combine(RepositoryRoot.Path, "examples", "models"),
             HttpPort = first.Server.HttpAddress.Port,
+            DataDirectory = TestServer.NewDataDirectory(),
         };
 
         var error = await Assert.ThrowsAsync<ServerStartException>(() => QuiverServer.StartAsync(options));

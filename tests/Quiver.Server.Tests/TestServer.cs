@@ -9,23 +9,52 @@ namespace Quiver.Server.Tests;
 /// <summary>A real Quiver server on a free loopback port, with an HttpClient pointed at it.</summary>
 public sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(QuiverServer server)
+    private readonly string _dataDirectory;
+    private readonly bool _ownsDataDirectory;
+
+    private TestServer(QuiverServer server, string dataDirectory, bool ownsDataDirectory)
     {
         Server = server;
+        _dataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
         Client = new HttpClient { BaseAddress = server.HttpAddress };
     }
 
     public QuiverServer Server { get; }
 
+    /// <summary>The server's own registry and artifact store.</summary>
+    public string DataDirectory => _dataDirectory;
+
     public HttpClient Client { get; }
 
     public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
     {
-        var options = new QuiverServerOptions { ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0 };
+        string ownDataDirectory = NewDataDirectory();
+        var options = new QuiverServerOptions
+        {
+            ModelRepository = repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = ownDataDirectory,
+        };
         options = configure?.Invoke(options) ?? options;
-        QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-        return new TestServer(server);
+        bool owns = options.DataDirectory == ownDataDirectory;
+        if (!owns)
+        {
+            Directory.Delete(ownDataDirectory);
+        }
+
+        try
+        {
+            QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+            return new TestServer(server, options.DataDirectory, owns);
+        }
+        catch when (owns)
+        {
+            Directory.Delete(options.DataDirectory, recursive: true);
+            throw;
+        }
     }
+
+    /// <summary>A fresh data directory (registry and artifacts) in the temp folder.</summary>
+    public static string NewDataDirectory() => Directory.CreateTempSubdirectory("quiver-test-data-").FullName;
 
     /// <summary>POSTs a JSON body and returns the status and the parsed response body.</summary>
     public async Task<(int Status, JsonNode? Body)> PostAsync(string path, string json)
@@ -47,6 +76,10 @@ public sealed class TestServer : IAsyncDisposable
     {
         Client.Dispose();
         await Server.DisposeAsync();
+        if (_ownsDataDirectory)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     private static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response)

@@ -53,6 +53,9 @@ public sealed record ModelConfig
     /// <summary>Drift watching of inputs and outputs; null (the default) watches nothing.</summary>
     public Monitoring.Drift.DriftConfig? Drift { get; init; }
 
+    /// <summary>Which registered versions are loaded; null (the default without a config.pbtxt) loads all of them.</summary>
+    public TritonVersionPolicy? VersionPolicy { get; init; }
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -121,6 +124,9 @@ public sealed record ModelConfig
                 case "drift":
                     config = config with { Drift = ReadDrift(property, errors) };
                     break;
+                case "version_policy":
+                    config = config with { VersionPolicy = ReadVersionPolicy(property, errors) };
+                    break;
                 case "warmup":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
@@ -161,6 +167,35 @@ public sealed record ModelConfig
         }
 
         return config;
+    }
+
+    // "all", {"latest": N} or {"specific": [1, 3]}, the JSON forms of config.pbtxt's version_policy.
+    private static TritonVersionPolicy? ReadVersionPolicy(JsonProperty property, List<string> errors)
+    {
+        const string Expected = "'version_policy' must be \"all\", {\"latest\": N} with N >= 1, or {\"specific\": [versions]}";
+        JsonElement value = property.Value;
+        if (value.ValueKind == JsonValueKind.String && value.GetString() == "all")
+        {
+            return new TritonVersionPolicy(TritonVersionPolicyKind.All, 0, []);
+        }
+
+        if (value.ValueKind == JsonValueKind.Object && value.EnumerateObject().Count() == 1)
+        {
+            JsonProperty only = value.EnumerateObject().First();
+            if (only.Name == "latest" && only.Value.TryGetInt32(out int count) && count >= 1)
+            {
+                return new TritonVersionPolicy(TritonVersionPolicyKind.Latest, count, []);
+            }
+
+            if (only.Name == "specific" && only.Value.ValueKind == JsonValueKind.Array
+                && only.Value.EnumerateArray().All(v => v.TryGetInt64(out long n) && n >= 1))
+            {
+                return new TritonVersionPolicy(TritonVersionPolicyKind.Specific, 0, [.. only.Value.EnumerateArray().Select(v => v.GetInt64())]);
+            }
+        }
+
+        errors.Add(Expected);
+        return null;
     }
 
     private static Monitoring.Drift.DriftConfig? ReadDrift(JsonProperty property, List<string> errors)

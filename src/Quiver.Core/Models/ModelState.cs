@@ -13,5 +13,9 @@ public enum ModelState
     Unloaded,
 }
 
-/// <summary>One version found in the repository, loaded or not.</summary>
-public sealed record ModelVersionStatus(string ModelName, long Version, ModelState State, string? Reason, ServedModel? Model);
+/// <summary>One version of a model as this server serves it, loaded or not.</summary>
+public sealed record ModelVersionStatus(string ModelName, long Version, ModelState State, string? Reason, ServedModel? Model)
+{
+    /// <summary>What was loaded (artifact, configuration): the same key means a reload would load the same thing.</summary>
+    public string? LoadKey { get; init; }
+}

@@ -64,10 +64,11 @@ public sealed class ServedModel : IDisposable
     public IReadOnlyList<string> ExecutionProviders => _scheduler.First.ExecutionProviders;
 
     /// <summary>
-    /// Loads <paramref name="instances"/> sessions of one model file. Throws <see cref="OnnxRuntimeException"/>
-    /// for a model ONNX Runtime rejects and <see cref="ModelConfigException"/> for one the protocol cannot serve.
+    /// Loads the configured number of instances of one model, from its bytes (an artifact decrypted in memory never
+    /// touches the disk). Throws <see cref="OnnxRuntimeException"/> for a model ONNX Runtime rejects and
+    /// <see cref="ModelConfigException"/> for one the protocol cannot serve.
     /// </summary>
-    public static ServedModel Load(string name, long version, string modelPath, ModelConfig config,
+    public static ServedModel Load(string name, long version, byte[] model, ModelConfig config,
         IReadOnlyDictionary<string, string[]> labels, OnnxRuntime runtime, TritonModelConfig? triton = null)
     {
         SessionSettings settings = SettingsFor(config);
@@ -76,7 +77,7 @@ public sealed class ServedModel : IDisposable
         {
             for (int i = 0; i < sessions.Length; i++)
             {
-                sessions[i] = InferenceSession.FromFile(modelPath, settings, runtime);
+                sessions[i] = InferenceSession.FromBytes(model, settings, runtime);
             }
 
             TensorSpec[] modelInputs = ToSpecs(sessions[0].Inputs, "input");
@@ -299,7 +300,7 @@ public sealed class ServedModel : IDisposable
         };
     }
 
-    private static TensorSpec[] ToSpecs(IReadOnlyList<TensorInfo> infos, string kind)
+    internal static TensorSpec[] ToSpecs(IReadOnlyList<TensorInfo> infos, string kind)
     {
         var specs = new TensorSpec[infos.Count];
         for (int i = 0; i < specs.Length; i++)

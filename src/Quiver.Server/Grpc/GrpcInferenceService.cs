@@ -1,5 +1,6 @@
 using System.Globalization;
 using Quiver.Core;
+using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Tensors;
 using Quiver.Server.Grpc.Proto;
@@ -7,7 +8,7 @@ using Quiver.Server.Grpc.Proto;
 namespace Quiver.Server.Grpc;
 
 /// <summary>What each RPC of <c>inference.GRPCInferenceService</c> does, in terms of Core. No framing here.</summary>
-internal sealed class GrpcInferenceService(InferenceService inference, string[] extensions)
+internal sealed class GrpcInferenceService(InferenceService inference, ModelLifecycle lifecycle, string[] extensions)
 {
     private ModelCatalog Catalog => inference.Catalog;
 
@@ -134,13 +135,13 @@ internal sealed class GrpcInferenceService(InferenceService inference, string[] 
             };
         }
 
-        ThrowIfError(await Task.Run(() => Catalog.LoadModel(request.ModelName, config), cancellationToken));
+        ThrowIfError(await lifecycle.LoadAsync(request.ModelName, config, cancellationToken));
         return new RepositoryModelLoadResponse();
     }
 
     public async ValueTask<RepositoryModelUnloadResponse> RepositoryModelUnloadAsync(RepositoryModelUnloadRequest request, CancellationToken cancellationToken)
     {
-        ThrowIfError(await Task.Run(() => Catalog.UnloadModel(request.ModelName), cancellationToken));
+        ThrowIfError(await lifecycle.UnloadAsync(request.ModelName, cancellationToken));
         return new RepositoryModelUnloadResponse();
     }
 

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Quiver.Core.Registry;
+using Quiver.Core.Storage;
 using Quiver.Core.Tensors;
 
 namespace Quiver.Server.Rest;
@@ -21,6 +23,14 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         catch (InferenceException e) when (!context.Response.HasStarted)
         {
             await V2Endpoints.WriteErrorAsync(context, ErrorStatus.For(e.Error.Kind), e.Message);
+        }
+        catch (RegistryException e) when (!context.Response.HasStarted)
+        {
+            await V2Endpoints.WriteErrorAsync(context, ErrorStatus.For(e.Kind), e.Message);
+        }
+        catch (ArtifactException e) when (!context.Response.HasStarted)
+        {
+            await V2Endpoints.WriteErrorAsync(context, ErrorStatus.For(e), e.Message);
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {

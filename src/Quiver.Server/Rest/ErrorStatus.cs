@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Quiver.Core.Registry;
+using Quiver.Core.Storage;
 using Quiver.Core.Tensors;
 
 namespace Quiver.Server.Rest;
@@ -16,4 +18,17 @@ internal static class ErrorStatus
         ErrorKind.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,
     };
+
+    public static int For(RegistryErrorKind kind) => kind switch
+    {
+        RegistryErrorKind.NotFound => StatusCodes.Status404NotFound,
+        RegistryErrorKind.Conflict => StatusCodes.Status409Conflict,
+        RegistryErrorKind.Invalid => StatusCodes.Status400BadRequest,
+        _ => StatusCodes.Status503ServiceUnavailable,
+    };
+
+    // A refused upload is the client's to fix; a stored artifact that cannot be read or opened is a conflict with
+    // the server's state (corrupted file, wrong master key), not a bad request.
+    public static int For(ArtifactException exception) =>
+        exception is ArtifactRejectedException ? StatusCodes.Status400BadRequest : StatusCodes.Status409Conflict;
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Tensors;
 
@@ -10,8 +11,9 @@ namespace Quiver.Server.Rest;
 /// <summary>The model repository and model configuration extensions over REST, as Triton defines them.</summary>
 internal static class RepositoryEndpoints
 {
-    public static void MapRepository(this IEndpointRouteBuilder routes, ModelCatalog catalog, QuiverServerOptions options)
+    public static void MapRepository(this IEndpointRouteBuilder routes, ModelLifecycle lifecycle, QuiverServerOptions options)
     {
+        ModelCatalog catalog = lifecycle.Catalog;
         routes.MapPost("/v2/repository/index", async (HttpContext context) =>
         {
             using JsonDocument? body = await ReadBodyAsync(context, options);
@@ -22,13 +24,13 @@ internal static class RepositoryEndpoints
         {
             using JsonDocument? body = await ReadBodyAsync(context, options);
             string? config = ConfigParameter(body);
-            InferenceError? error = await Task.Run(() => catalog.LoadModel(model, config), context.RequestAborted);
+            InferenceError? error = await lifecycle.LoadAsync(model, config, context.RequestAborted);
             await FinishAsync(context, error);
         });
         routes.MapPost("/v2/repository/models/{model}/unload", async (HttpContext context, string model) =>
         {
             using JsonDocument? body = await ReadBodyAsync(context, options);
-            InferenceError? error = await Task.Run(() => catalog.UnloadModel(model), context.RequestAborted);
+            InferenceError? error = await lifecycle.UnloadAsync(model, context.RequestAborted);
             await FinishAsync(context, error);
         });
 

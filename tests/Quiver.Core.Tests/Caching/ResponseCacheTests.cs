@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Quiver.Core.Caching;
 using Quiver.Core.Models;
+using Quiver.Core.Tests.Lifecycle;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
@@ -12,10 +13,12 @@ public sealed class ResponseCacheTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("quiver-cache-").FullName;
     private ModelCatalog? _catalog;
+    private LoadedRepository? _loaded;
 
     public void Dispose()
     {
         _catalog?.Dispose();
+        _loaded?.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -29,7 +32,8 @@ public sealed class ResponseCacheTests : IDisposable
         }
 
         File.WriteAllText(Path.Combine(_root, "cached", "config.json"), config);
-        _catalog = ModelCatalog.Load(_root, OnnxRuntime.Instance, NullLogger.Instance);
+        _loaded = LoadedRepository.Load(_root);
+        _catalog = _loaded.Catalog;
         return _catalog;
     }
 
@@ -95,7 +99,7 @@ public sealed class ResponseCacheTests : IDisposable
         var service = new InferenceService(catalog, new ResponseCache(1 << 20));
         await service.InferAsync(Request("cached", [1, 2, 3]), default);
 
-        Assert.Null(catalog.LoadModel("cached"));
+        Assert.Null(_loaded!.LoadModel("cached"));
         InferResult after = await service.InferAsync(Request("cached", [1, 2, 3]), default);
 
         Assert.False(after.Response!.Parameters.ContainsKey("cache_hit"));

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
+using Quiver.Core.Tests.Lifecycle;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
@@ -12,9 +14,11 @@ public sealed class ModelCatalogTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "quiver-catalog-" + Guid.NewGuid().ToString("N"));
     private readonly ListLogger _log = new();
+    private LoadedRepository? _loaded;
 
     public void Dispose()
     {
+        _loaded?.Dispose();
         if (Directory.Exists(_root))
         {
             Directory.Delete(_root, recursive: true);
@@ -25,12 +29,16 @@ public sealed class ModelCatalogTests : IDisposable
     {
         string dir = Path.Combine(_root, model, version);
         Directory.CreateDirectory(dir);
-        onnx.Save(Path.Combine(dir, ModelCatalog.ModelFileName));
+        onnx.Save(Path.Combine(dir, RepositoryImporter.ModelFileName));
     }
 
     private void WriteFile(string model, string name, string text) => File.WriteAllText(Path.Combine(_root, model, name), text);
 
-    private ModelCatalog Load() => ModelCatalog.Load(_root, OnnxRuntime.Instance, _log);
+    private ModelCatalog Load()
+    {
+        _loaded = LoadedRepository.Load(_root, _log);
+        return _loaded.Catalog;
+    }
 
     private static ModelBuilder Scores() => SampleModels.Identity(TensorElementType.Float, Dim.Named("batch"), Dim.Of(3));
 
@@ -70,7 +78,7 @@ public sealed class ModelCatalogTests : IDisposable
     {
         WriteModel("m", "1", Scores());
         Directory.CreateDirectory(Path.Combine(_root, "m", "2"));
-        File.WriteAllBytes(Path.Combine(_root, "m", "2", ModelCatalog.ModelFileName), [1, 2, 3, 4, 5]);
+        File.WriteAllBytes(Path.Combine(_root, "m", "2", RepositoryImporter.ModelFileName), [1, 2, 3, 4, 5]);
 
         using ModelCatalog catalog = Load();
 
@@ -147,7 +155,7 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public void Load_MissingRepository_NamesIt()
     {
-        var error = Assert.Throws<DirectoryNotFoundException>(() => ModelCatalog.Load("/no/such/repo", OnnxRuntime.Instance, NullLogger.Instance));
+        var error = Assert.Throws<DirectoryNotFoundException>(() => LoadedRepository.Load("/no/such/repo"));
 
         Assert.Contains("/no/such/repo", error.Message);
     }
@@ -236,7 +244,7 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal([1L, 4L], catalog.Models["m"].Select(v => v.Version));
         Assert.Equal(ModelState.Ready, catalog.Models["m"][0].State);
         Assert.Equal(ModelState.Failed, catalog.Models["m"][1].State);
-        Assert.Contains("version_policy names version 4, but the model has no folder '4'", catalog.Models["m"][1].Reason);
+        Assert.Contains("version_policy names version 4, but the model has no version 4", catalog.Models["m"][1].Reason);
         Assert.Equal(1, catalog.Find("m", null, out _)!.Version);
     }
 

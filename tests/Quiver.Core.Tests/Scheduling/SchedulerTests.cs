@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Quiver.Core.Models;
+using Quiver.Core.Tests.Lifecycle;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
@@ -17,10 +18,12 @@ public sealed class SchedulerTests : IDisposable
 
     private readonly string _root = Directory.CreateTempSubdirectory("quiver-scheduler-").FullName;
     private ModelCatalog? _catalog;
+    private LoadedRepository? _loaded;
 
     public void Dispose()
     {
         _catalog?.Dispose();
+        _loaded?.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
@@ -31,7 +34,9 @@ public sealed class SchedulerTests : IDisposable
         model.Save(Path.Combine(dir, "model.onnx"));
         File.WriteAllText(Path.Combine(_root, name, "config.json"), config);
         _catalog?.Dispose();
-        _catalog = ModelCatalog.Load(_root, OnnxRuntime.Instance, NullLogger.Instance);
+        _loaded?.Dispose();
+        _loaded = LoadedRepository.Load(_root);
+        _catalog = _loaded.Catalog;
         Assert.NotNull(_catalog.Find(name, null, out InferenceError? error));
         Assert.Null(error);
         return new InferenceService(_catalog);

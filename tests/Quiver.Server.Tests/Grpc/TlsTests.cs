@@ -38,7 +38,7 @@ public sealed class TlsTests : IAsyncLifetime
         _server = await QuiverServer.StartAsync(
             new QuiverServerOptions
             {
-                ModelRepository = repo, HttpPort = 0, GrpcPort = 0, MetricsPort = 0,
+                ModelRepository = repo, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = Path.Combine(_folder, "data"),
                 TlsCertificatePath = CertPath, TlsKeyPath = Path.Combine(_folder, "key.pem"),
             },
             logging => logging.SetMinimumLevel(LogLevel.Warning));

@@ -70,7 +70,7 @@ public sealed class MetadataEndpointTests(ModelRepositoryFixture fixture) : ICla
         var (readyStatus, readyBody) = await _server.GetAsync("/v2/models/corrupt/versions/1/ready");
         Assert.Equal(400, readyStatus);
         Assert.Contains("not ready", (string?)readyBody!["error"]);
-        Assert.Contains("protobuf", (string?)readyBody["error"], StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("is not a valid ONNX model", (string?)readyBody["error"], StringComparison.OrdinalIgnoreCase);
 
         var (inferStatus, inferBody) = await _server.PostAsync("/v2/models/corrupt/infer",
             """{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}""");

@@ -39,7 +39,7 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
         Assert.Equal(("1", "READY"), ((string?)mlp["version"], (string?)mlp["state"]));
         JsonNode corrupt = index.Single(e => (string?)e!["name"] == "corrupt")!;
         Assert.Equal("UNAVAILABLE", (string?)corrupt["state"]);
-        Assert.Contains("Protobuf", (string?)corrupt["reason"]);
+        Assert.Contains("is not a valid ONNX model", (string?)corrupt["reason"]);
 
         JsonArray ready = await IndexAsync("""{"ready": true}""");
         Assert.DoesNotContain(ready, e => (string?)e!["name"] == "corrupt");
@@ -69,8 +69,6 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
     public async Task Load_AModelAddedAfterStart_ServesIt()
     {
         AddModel("late", SampleModels.Identity(TensorElementType.Float, "batch", 3));
-        Assert.Contains(await IndexAsync(), e => (string?)e!["name"] == "late" && e["version"] is null);
-        Assert.Equal(404, (await _server.PostAsync("/v2/models/late/infer", Scores(1))).Status);
 
         Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/late/load", "{}")).Status);
 
@@ -148,7 +146,7 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
         Assert.Contains("keep serving", (string?)body!["error"]);
         Assert.Equal(200, (await _server.PostAsync("/v2/models/fragile/infer", Scores(1))).Status);
         Assert.Contains(await IndexAsync(), e => (string?)e!["name"] == "fragile" && (string?)e["state"] == "READY"
-            && ((string?)e["reason"])!.Contains("reload failed", StringComparison.Ordinal));
+            && ((string?)e["reason"])!.Contains("changed since it was registered as version 1", StringComparison.Ordinal));
     }
 
     [Fact]

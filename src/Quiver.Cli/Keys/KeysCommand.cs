@@ -1,0 +1,97 @@
+using System.CommandLine;
+using Quiver.Core.Lifecycle;
+using Quiver.Core.Registry;
+using Quiver.Core.Storage;
+using Quiver.Server;
+
+namespace Quiver.Cli.Keys;
+
+/// <summary><c>quiver keys</c>: the master key that encrypts model artifacts at rest.</summary>
+public static class KeysCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("keys", "Manage the master key that encrypts model artifacts at rest.");
+        command.Subcommands.Add(Generate());
+        command.Subcommands.Add(Rotate());
+        return command;
+    }
+
+    private static Command Generate()
+    {
+        var output = new Option<string>("--output") { Description = "Where to write the new key (base64, readable by its owner only).", Required = true };
+        var command = new Command("generate", "Write a new random 256-bit master key to a file.") { output };
+        command.SetAction(result =>
+        {
+            string path = result.GetValue(output)!;
+            if (File.Exists(path))
+            {
+                Console.Error.WriteLine($"error: {path} exists; refusing to overwrite a key (artifacts wrapped by it would be lost).");
+                return 1;
+            }
+
+            MasterKey.Generate().Save(path);
+            Console.WriteLine($"Wrote a new master key to {path}. Serve with --master-key-file {path}.");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Rotate()
+    {
+        var defaults = new QuiverServerOptions();
+        var keyFile = new Option<string>("--master-key-file")
+        {
+            Description = "The current key file, as given to quiver serve; it is replaced by the new key when every data key is re-wrapped.",
+            Required = true,
+        };
+        var newKeyFile = new Option<string?>("--new-key-file")
+        {
+            Description = "The new key (default: a new random key, kept in <master-key-file>.new until the rotation completes).",
+        };
+        var dataDir = new Option<string>("--data-dir") { Description = "The server's data directory.", DefaultValueFactory = _ => defaults.DataDirectory };
+        var registry = new Option<string?>("--registry") { Description = "The registry, as given to quiver serve (default: registry.db in --data-dir)." };
+        var command = new Command("rotate",
+            "Re-wrap every artifact's data key under a new master key, without re-encrypting artifacts; running servers keep serving " +
+            "and read the new key from the replaced key file when they next load a version.")
+        {
+            keyFile, newKeyFile, dataDir, registry,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            string current = result.GetValue(keyFile)!;
+            string pending = result.GetValue(newKeyFile) ?? current + ".new";
+            try
+            {
+                MasterKey oldKey = MasterKey.FromFile(current);
+
+                // A rotation cut short left its new key here; reusing it lets the rerun finish the same rotation.
+                MasterKey newKey = File.Exists(pending) ? MasterKey.FromFile(pending) : SaveNew(pending);
+                await using IModelRegistry opened = await ModelRegistry.OpenAsync(
+                    result.GetValue(registry) ?? Path.Combine(result.GetValue(dataDir)!, ModelRegistry.DefaultFileName), cancellationToken);
+                int changed = await MasterKeyRotation.RotateAsync(opened, oldKey, newKey, cancellationToken);
+                newKey.Save(current);
+                if (result.GetValue(newKeyFile) is null)
+                {
+                    File.Delete(pending);
+                }
+
+                Console.WriteLine($"Re-wrapped {changed} data key(s) under key {newKey.KeyId}; {current} now holds the new key.");
+                return 0;
+            }
+            catch (Exception e) when (e is ArtifactKeyException or RegistryException or IOException or FormatException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static MasterKey SaveNew(string path)
+    {
+        MasterKey key = MasterKey.Generate();
+        key.Save(path);
+        return key;
+    }
+}

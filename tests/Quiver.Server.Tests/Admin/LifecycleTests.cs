@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Quiver.Core.Lifecycle;
+using Quiver.Core.Registry;
+using Quiver.Core.Storage;
+using Quiver.Onnx;
+using Quiver.Onnx.Model;
+
+namespace Quiver.Server.Tests.Admin;
+
+/// <summary>
+/// Versions changing under a real server: a push under load, encryption at rest with key rotation, a wrong key,
+/// a corrupted artifact, a new repository folder picked up by the scan.
+/// </summary>
+public sealed class LifecycleTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("quiver-lifecycle-").FullName;
+
+    private string Repository => Path.Combine(_folder, "models");
+
+    public LifecycleTests() => Directory.CreateDirectory(Repository);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Push_UnderLoad_NoRequestFails_AndAnswersMoveFromV1ToV2()
+    {
+        await using TestServer server = await TestServer.StartAsync(Repository);
+        Assert.Equal(201, (await AdminApiTests.PushAsync(server, "swap", AdminApiTests.Adder(1))).Status);
+
+        var answers = new ConcurrentBag<(int Status, string? Version, float Input, float Output, long Started)>();
+        using var stop = new CancellationTokenSource();
+        async Task Client(int seed)
+        {
+            var random = new Random(seed);
+            while (!stop.IsCancellationRequested)
+            {
+                float x = random.Next(1000);
+                long started = Stopwatch.GetTimestamp();
+                var (status, body) = await server.PostAsync("/v2/models/swap/infer",
+                    $$"""{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[{{x}}]}]}""");
+                answers.Add((status, (string?)body?["model_version"], x, status == 200 ? (float)body!["outputs"]![0]!["data"]![0]! : float.NaN, started));
+            }
+        }
+
+        Task[] clients = Enumerable.Range(0, 8).Select(Client).ToArray();
+        while (answers.Count < 1000)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(201, (await AdminApiTests.PushAsync(server, "swap", AdminApiTests.Adder(2))).Status);
+        long swapped = Stopwatch.GetTimestamp();
+        int atSwap = answers.Count;
+        while (answers.Count < Math.Max(2000, atSwap + 500))
+        {
+            await Task.Delay(20);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+
+        Assert.True(answers.Count >= 2000);
+        Assert.All(answers, a => Assert.Equal(200, a.Status));
+        Assert.All(answers, a => Assert.Equal(a.Input + (a.Version == "2" ? 2 : 1), a.Output));
+        Assert.Contains(answers, a => a.Version == "1");
+        Assert.Contains(answers, a => a.Version == "2");
+        Assert.DoesNotContain(answers, a => a.Version == "1" && a.Started > swapped); // once the push returns, only v2 answers
+    }
+
+    [Fact]
+    public async Task Encryption_LeavesNoPlaintextOnDisk_AndRotationKeepsEverythingLoadable()
+    {
+        string keyFile = Path.Combine(_folder, "master.key");
+        MasterKey.Generate().Save(keyFile);
+        string marker = "quiver-plaintext-marker-" + Guid.NewGuid().ToString("N");
+        byte[] model = SampleModels.AddConstant(TensorElementType.Float, 1, "batch", 1).Metadata("marker", marker).ToBytes();
+        string data = TestServer.NewDataDirectory();
+        try
+        {
+            await using (TestServer server = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile }))
+            {
+                var (status, pushed) = await AdminApiTests.PushAsync(server, "secret", model);
+                Assert.Equal(201, status);
+                Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "secret", 1));
+                Assert.True((bool)(await server.GetAsync("/v2/admin/models/secret/versions/1")).Body!["encrypted"]!);
+                AssertNowhereUnder(data, Encoding.UTF8.GetBytes(marker));
+
+                // Rotate while serving, as `quiver keys rotate` does: re-wrap, then replace the key file.
+                MasterKey newKey = MasterKey.Generate();
+                await using (IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(data, ModelRegistry.DefaultFileName)))
+                {
+                    Assert.Equal(1, await MasterKeyRotation.RotateAsync(registry, MasterKey.FromFile(keyFile), newKey, default));
+                }
+
+                newKey.Save(keyFile);
+                Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "secret", 1));
+
+                // Loading again reads the artifact under the re-wrapped key; a push after rotation uses the new key.
+                Assert.Equal(200, (await server.PostAsync("/v2/repository/models/secret/load", "")).Status);
+                Assert.Equal(201, (await AdminApiTests.PushAsync(server, "secret", AdminApiTests.Adder(2))).Status);
+                Assert.Equal(3f, await AdminApiTests.InferOneAsync(server, "secret", 1));
+                Assert.Equal(newKey.KeyId, (await ReadVersionAsync(data, "secret", 2)).KeyId);
+            }
+
+            // A fresh server with only the new key loads every version.
+            await using (TestServer restarted = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile }))
+            {
+                Assert.Equal(2f, await AdminApiTests.InferOneAsync(restarted, "secret", 1, "1"));
+                Assert.Equal(3f, await AdminApiTests.InferOneAsync(restarted, "secret", 1, "2"));
+            }
+
+            AssertNowhereUnder(data, Encoding.UTF8.GetBytes(marker));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task WrongMasterKey_FailsTheVersionsClearly_AndChangesNothingOnDisk()
+    {
+        string keyFile = Path.Combine(_folder, "master.key");
+        MasterKey.Generate().Save(keyFile);
+        string data = TestServer.NewDataDirectory();
+        try
+        {
+            await using (TestServer server = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile }))
+            {
+                Assert.Equal(201, (await AdminApiTests.PushAsync(server, "locked", AdminApiTests.Adder(1))).Status);
+            }
+
+            string artifacts = Path.Combine(data, "artifacts");
+            string before = HashTree(artifacts);
+            string wrongKey = Path.Combine(_folder, "wrong.key");
+            MasterKey.Generate().Save(wrongKey);
+
+            await using (TestServer wrong = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = wrongKey }))
+            {
+                var (status, body) = await wrong.GetAsync("/v2/models/locked/versions/1/ready");
+                Assert.Equal(400, status);
+                Assert.Contains("key", (string?)body!["error"]);
+                Assert.NotEqual(200, (await wrong.PostAsync("/v2/models/locked/infer",
+                    """{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[1]}]}""")).Status);
+            }
+
+            Assert.Equal(before, HashTree(artifacts));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task CorruptedArtifact_IsRefused_AndTheLoadedVersionKeepsServing()
+    {
+        await using TestServer server = await TestServer.StartAsync(Repository);
+        var (_, pushed) = await AdminApiTests.PushAsync(server, "fragile", AdminApiTests.Adder(1));
+        string sha = (string)pushed!["sha256"]!;
+        string file = Directory.EnumerateFiles(server.DataDirectory, sha, SearchOption.AllDirectories).Single();
+        byte[] bytes = File.ReadAllBytes(file);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(file, bytes);
+
+        var (status, body) = await server.PostAsync("/v2/repository/models/fragile/load", "");
+
+        Assert.Equal(400, status);
+        Assert.Contains("sha256", (string?)body!["error"]);
+        Assert.Contains("keep serving", (string?)body["error"]);
+        Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "fragile", 1));
+    }
+
+    [Fact]
+    public async Task NewVersionFolder_IsRegisteredAndServedByTheRepositoryScan()
+    {
+        string Folder(int version) => Path.Combine(Repository, "dropped", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(Folder(1));
+        SampleModels.AddConstant(TensorElementType.Float, 1, "batch", 1).Save(Path.Combine(Folder(1), "model.onnx"));
+        await using TestServer server = await TestServer.StartAsync(Repository, o => o with { RepositoryPollInterval = TimeSpan.FromMilliseconds(200) });
+        Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "dropped", 1));
+
+        // Written elsewhere and moved in, as a deployment would, so the scan never sees half a file.
+        string staging = Path.Combine(_folder, "staging");
+        Directory.CreateDirectory(staging);
+        SampleModels.AddConstant(TensorElementType.Float, 5, "batch", 1).Save(Path.Combine(staging, "model.onnx"));
+        Directory.Move(staging, Folder(7));
+
+        var deadline = Stopwatch.StartNew();
+        while ((await server.GetAsync("/v2/models/dropped/versions/7/ready")).Status != 200)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "version folder 7 was not picked up within 60 s");
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(6f, await AdminApiTests.InferOneAsync(server, "dropped", 1));
+        var (_, version) = await server.GetAsync("/v2/admin/models/dropped/versions/7");
+        Assert.Equal("repository", (string?)version!["creator"]);
+    }
+
+    private static async Task<RegisteredVersion> ReadVersionAsync(string data, string model, long version)
+    {
+        await using IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(data, ModelRegistry.DefaultFileName));
+        return (await registry.GetVersionAsync(model, version))!;
+    }
+
+    private static void AssertNowhereUnder(string folder, byte[] needle)
+    {
+        foreach (string file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            Assert.True(File.ReadAllBytes(file).AsSpan().IndexOf(needle) < 0, $"plaintext model bytes found in {file}");
+        }
+    }
+
+    private static string HashTree(string folder) => string.Join("\n", Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+        .Order(StringComparer.Ordinal)
+        .Select(f => f + " " + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))));
+}
