@@ -41,7 +41,7 @@ public static class ModelArguments
         return argument;
     }
 
-    // Versions are the registry's integers, 0 included: a Triton repository may hold a folder named 0.
+    // Versions are the registry's positive integers; the server refuses 0 too, but only after a round trip.
     private static int? ParseVersion(ArgumentResult result)
     {
         if (result.Tokens.Count == 0)
@@ -50,12 +50,12 @@ public static class ModelArguments
         }
 
         string text = result.Tokens[0].Value;
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int version))
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int version) && version > 0)
         {
             return version;
         }
 
-        result.AddError($"VERSION '{text}' is not a version number: expected a whole number such as 3.");
+        result.AddError($"VERSION '{text}' is not a version number: expected a positive whole number such as 3.");
         return null;
     }
 }

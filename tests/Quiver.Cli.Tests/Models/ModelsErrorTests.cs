@@ -113,6 +113,7 @@ public sealed class ModelsErrorTests
     [Theory]
     [InlineData("VERSION 'abc' is not a version number", "show", "iris", "abc")]
     [InlineData("VERSION '-1' is not a version number", "promote", "iris", "-1")]
+    [InlineData("VERSION '0' is not a version number", "show", "iris", "0")]
     [InlineData("VERSION '1.5' is not a version number", "retire", "iris", "1.5")]
     [InlineData("VERSION 'two' is not a version number", "alias", "set", "iris", "staging", "two")]
     [InlineData("VERSION '99999999999' is not a version number", "promote", "iris", "99999999999")]
