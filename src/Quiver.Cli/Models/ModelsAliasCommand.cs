@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models alias set|remove</c>: point a named alias at a version, or remove it.</summary>
 public static class ModelsAliasCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         var command = new Command("alias", "Point an alias (production, staging, ...) at a version, or remove it.")

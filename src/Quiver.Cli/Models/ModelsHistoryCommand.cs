@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models history NAME</c>: every alias change of a model, newest first.</summary>
 public static class ModelsHistoryCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

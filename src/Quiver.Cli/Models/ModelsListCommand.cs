@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models list</c>: every model with its latest version, aliases and version states.</summary>
 public static class ModelsListCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         var command = new Command("list", "List the registry's models with their aliases and versions.");

@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models promote NAME VERSION</c>: moves the production alias.</summary>
 public static class ModelsPromoteCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

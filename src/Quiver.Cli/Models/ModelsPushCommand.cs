@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models push NAME FILE</c>: uploads an ONNX file as the model's next version.</summary>
 public static class ModelsPushCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

@@ -5,6 +5,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models retire NAME VERSION [--reason TEXT]</c>: takes a version out of service for good.</summary>
 public static class ModelsRetireCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

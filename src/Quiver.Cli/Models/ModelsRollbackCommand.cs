@@ -8,6 +8,7 @@ public static class ModelsRollbackCommand
     /// <summary>The alias rolled back when --alias is not given.</summary>
     public const string DefaultAlias = "production";
 
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

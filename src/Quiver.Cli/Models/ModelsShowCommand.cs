@@ -6,6 +6,7 @@ namespace Quiver.Cli.Models;
 /// <summary><c>quiver models show NAME [VERSION]</c>: a model's versions, replicas and recent alias changes, or one version in full.</summary>
 public static class ModelsShowCommand
 {
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
     public static Command Create(ModelsOptions options)
     {
         Argument<string> name = ModelArguments.Name();

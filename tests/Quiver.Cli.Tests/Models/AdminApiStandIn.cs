@@ -73,6 +73,12 @@ public sealed class AdminApiStandIn : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Bodies declared larger than this are refused with 413 before a byte of them is read, as Kestrel refuses a body
+    /// over its limit; null (the default) accepts any size.
+    /// </summary>
+    public long? MaxBodyBytes { get; set; }
+
     /// <summary>The only request received; fails the test if there were none or several.</summary>
     public RecordedRequest SingleRequest => Assert.Single(Requests);
 
@@ -111,6 +117,14 @@ public sealed class AdminApiStandIn : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         HttpRequest request = context.Request;
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            context.Response.StatusCode = 413;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(new JsonObject { ["error"] = $"the body is larger than the limit of {MaxBodyBytes} bytes" }.ToJsonString());
+            return;
+        }
+
         (byte[] body, long length, string sha256) = await ReadBodyAsync(request.Body, keep: request.ContentLength is null or <= KeptBodyBytes);
         var recorded = new RecordedRequest(
             request.Method,

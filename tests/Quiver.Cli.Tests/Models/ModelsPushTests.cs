@@ -188,6 +188,23 @@ public sealed class ModelsPushTests : IDisposable
     }
 
     [Fact]
+    public async Task Push_RefusedBeforeTheUploadEnds_Exits1WithTheServersMessage()
+    {
+        await using AdminApiStandIn server = await AdminApiStandIn.StartAsync();
+        server.MaxBodyBytes = 1024 * 1024;
+        string file = Path.Combine(_files.Directory, "big.onnx");
+        using (FileStream stream = File.Create(file))
+        {
+            stream.SetLength(64L * 1024 * 1024);
+        }
+
+        CliRun run = await ModelsCli.ModelsAsync(server, "push", "iris", file);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("error: the body is larger than the limit of 1048576 bytes\n", run.Error);
+    }
+
+    [Fact]
     public async Task Push_ForcedWithWarnings_PrintsWarningsOnStderrAndTheSignatureChanges()
     {
         await using AdminApiStandIn server = await AdminApiStandIn.StartAsync();
