@@ -170,9 +170,9 @@ public sealed class AdminClient : IDisposable
         {
             throw ConnectionFailed(e);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)
         {
-            throw new ServerConnectionException($"the server at {Server} did not answer within {timeout?.TotalSeconds:0} s.");
+            throw new ServerConnectionException($"the server at {Server} did not answer within {timeout.Value.TotalSeconds:0} s.");
         }
 
         try

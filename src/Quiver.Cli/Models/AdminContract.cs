@@ -134,6 +134,9 @@ public sealed record PushRecord
 
     public string? Alias { get; init; }
 
+    /// <summary>The version's state on the answering server right after the push (ready, failed, ...), if the server says.</summary>
+    public string? State { get; init; }
+
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
     public IReadOnlyList<string> SignatureChanges { get; init; } = [];

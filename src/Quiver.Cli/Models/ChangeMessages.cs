@@ -28,7 +28,7 @@ public static class ChangeMessages
         }
         else
         {
-            yield return $"pushed {file} as {push.Model} version {push.Version} ({artifact})";
+            yield return $"pushed {file} as {push.Model} version {push.Version} ({artifact})" + (push.State is null ? "" : $", {push.State}");
             if (push.AlreadyStored)
             {
                 yield return "the artifact was already stored (same sha256): no second copy was written.";

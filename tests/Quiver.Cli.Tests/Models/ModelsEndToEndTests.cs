@@ -43,6 +43,7 @@ public sealed class ModelsEndToEndTests : IAsyncLifetime, IDisposable
         CliRun first = await RunAsync("push", "adder", plusOne, "--description", "adds one", "--tag", "cli,e2e", "--config", config);
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Contains($"pushed {plusOne} as adder version 1 ", first.Output);
+        Assert.EndsWith("), ready", first.Output.Split('\n')[0]);
 
         CliRun second = await RunAsync("push", "adder", plusTwo, "--alias", "staging", "--training-run", "run-2");
         Assert.True(second.ExitCode == 0, second.ToString());
