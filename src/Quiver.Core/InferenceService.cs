@@ -21,7 +21,8 @@ public readonly record struct InferResult(InferenceResponse? Response, Inference
 /// signature, run it. Transports decode into <see cref="InferenceRequest"/> and map
 /// <see cref="InferResult.Error"/> to their own status codes.
 /// </summary>
-public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null, InferenceMetrics? metrics = null)
+public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null, InferenceMetrics? metrics = null,
+    Monitoring.Payloads.PayloadLog? payloads = null)
 {
     /// <summary>The models this service runs.</summary>
     public ModelCatalog Catalog { get; } = catalog;
@@ -79,6 +80,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         if (result.Response is { } response)
         {
             model.Drift?.Observe(request.Inputs, response.Outputs);
+            payloads?.Record(model, request, response);
         }
 
         metrics?.RecordRequest(model.Name, model.Version, result.Error is null, Stopwatch.GetElapsedTime(start));

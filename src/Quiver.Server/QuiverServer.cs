@@ -21,6 +21,7 @@ using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Quiver.Core.Monitoring;
+using Quiver.Core.Monitoring.Payloads;
 using Quiver.Server.Monitoring;
 using Quiver.Onnx;
 using Quiver.Server.Grpc;
@@ -57,6 +58,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     public Uri MetricsAddress { get; private init; } = null!;
 
     private IDisposable[] _monitoring = [];
+    private PayloadLog? _payloads;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -159,7 +161,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
         ModelCatalog catalog = lifecycle.Catalog;
         var metrics = new InferenceMetrics(catalog);
         var exporter = new PrometheusExporter(metrics.Meter);
-        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics);
+        // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
+        var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,
+            Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, "pseudonym.key")));
+        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
@@ -177,6 +182,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         catch (IOException e)
         {
             await StopLifecycleAsync(lifecycle);
+            await payloads.DisposeAsync();
             await app.DisposeAsync();
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
@@ -185,6 +191,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, metrics],
+            _payloads = payloads,
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         return server;
@@ -198,6 +205,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await StopLifecycleAsync(Lifecycle);
+        if (_payloads is not null)
+        {
+            await _payloads.DisposeAsync();
+        }
+
         foreach (IDisposable part in _monitoring)
         {
             part.Dispose();

@@ -29,6 +29,9 @@ public sealed record QuiverServerOptions
     /// <summary>How often the repository folder is scanned for new versions; zero turns scanning off. Defaults to 5 s.</summary>
     public TimeSpan RepositoryPollInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A payload log file larger than this is rotated. Defaults to 64 MiB; five rotated files are kept per model.</summary>
+    public long PayloadLogMaxFileBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>How often the registry is polled for changes (PostgreSQL also notifies at once). Defaults to 2 s.</summary>
     public TimeSpan RegistryPollInterval { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -37,7 +37,7 @@ public sealed class BenchServerFixture : IAsyncLifetime
 
         _server = QuiverProcess.Start("serve", "--model-repository", Repository,
             "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture), "--grpc-port", GrpcPort.ToString(CultureInfo.InvariantCulture),
-            "--metrics-port", "0"); // not Triton's 8002: another server on a shared box may hold it
+            "--metrics-port", "0");
         await _server.WaitForOutputAsync("listening on", s_timeout);
     }
 

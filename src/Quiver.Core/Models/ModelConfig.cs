@@ -53,6 +53,9 @@ public sealed record ModelConfig
     /// <summary>Drift watching of inputs and outputs; null (the default) watches nothing.</summary>
     public Monitoring.Drift.DriftConfig? Drift { get; init; }
 
+    /// <summary>Sampled logging of requests and responses to JSON lines; null (the default) logs none.</summary>
+    public Monitoring.Payloads.PayloadLoggingConfig? PayloadLogging { get; init; }
+
     /// <summary>Which registered versions are loaded; null (the default without a config.pbtxt) loads all of them.</summary>
     public TritonVersionPolicy? VersionPolicy { get; init; }
 
@@ -127,6 +130,9 @@ public sealed record ModelConfig
                 case "version_policy":
                     config = config with { VersionPolicy = ReadVersionPolicy(property, errors) };
                     break;
+                case "payload_logging":
+                    config = config with { PayloadLogging = ReadPayloadLogging(property, errors) };
+                    break;
                 case "warmup":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
@@ -151,7 +157,7 @@ public sealed record ModelConfig
                     break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift)");
+                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging)");
                     break;
             }
         }
@@ -238,6 +244,41 @@ public sealed record ModelConfig
         }
 
         return drift;
+    }
+
+    // {"sample_rate": 0.1, "max_payload_bytes": 65536, "sensitive_inputs": ["ssn"]}
+    private static Monitoring.Payloads.PayloadLoggingConfig? ReadPayloadLogging(JsonProperty property, List<string> errors)
+    {
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add("'payload_logging' must be an object, e.g. {\"sample_rate\": 0.1, \"max_payload_bytes\": 65536, \"sensitive_inputs\": [\"ssn\"]}");
+            return null;
+        }
+
+        var logging = new Monitoring.Payloads.PayloadLoggingConfig();
+        foreach (JsonProperty setting in property.Value.EnumerateObject())
+        {
+            switch (setting.Name)
+            {
+                case "sample_rate" when setting.Value.TryGetDouble(out double rate) && rate is > 0 and <= 1:
+                    logging = logging with { SampleRate = rate };
+                    break;
+                case "sample_rate":
+                    errors.Add("'payload_logging.sample_rate' must be a number in (0, 1], the share of requests logged");
+                    break;
+                case "max_payload_bytes":
+                    logging = logging with { MaxPayloadBytes = ReadInt(setting, 1, errors) };
+                    break;
+                case "sensitive_inputs":
+                    logging = logging with { SensitiveInputs = ReadStrings(setting, errors) };
+                    break;
+                default:
+                    errors.Add($"unknown setting 'payload_logging.{setting.Name}' (known: sample_rate, max_payload_bytes, sensitive_inputs)");
+                    break;
+            }
+        }
+
+        return logging;
     }
 
     private static DynamicBatchingConfig? ReadDynamicBatching(JsonProperty property, List<string> errors)
