@@ -12,6 +12,7 @@ public static class QuiverCommand
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(Bench.BenchCommand.Create());
         root.Subcommands.Add(Keys.KeysCommand.Create());
+        root.Subcommands.Add(Models.ModelsCommand.Create());
         return root;
     }
 }

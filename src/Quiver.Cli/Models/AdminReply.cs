@@ -1,0 +1,4 @@
+namespace Quiver.Cli.Models;
+
+/// <summary>A successful admin API answer: parsed for tables, and the server's own text for <c>--json</c>.</summary>
+public sealed record AdminReply<T>(T Value, string Json);

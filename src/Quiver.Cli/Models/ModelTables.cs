@@ -1,0 +1,115 @@
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Quiver.Cli.Models;
+
+/// <summary>The tables of list, show and history. Cells are plain text: names from the server are never read as markup.</summary>
+public static class ModelTables
+{
+    /// <summary>How many alias changes <c>show NAME</c> prints; <c>history NAME</c> prints them all.</summary>
+    public const int RecentChanges = 5;
+
+    /// <summary><c>list</c>: one row per model.</summary>
+    public static Table Models(IReadOnlyList<ModelRecord> models)
+    {
+        Table table = Create("model", "latest", "aliases", "versions", "created", "description");
+        foreach (ModelRecord model in models)
+        {
+            Add(table, model.Name, Display.Number(model.LatestVersion), Display.Aliases(model.Aliases),
+                Display.VersionCounts(model.Versions), Display.Time(model.CreatedAt), Display.Text(model.Description));
+        }
+
+        return table;
+    }
+
+    /// <summary><c>show NAME</c>: one row per version, newest first.</summary>
+    public static Table Versions(IReadOnlyList<VersionRecord> versions)
+    {
+        Table table = Create("version", "state", "aliases", "size", "sha256", "created", "creator", "tags", "description");
+        foreach (VersionRecord version in versions.OrderByDescending(v => v.Version))
+        {
+            Add(table, Display.Number(version.Version), Display.State(version.State, version.Reason), Display.List(version.Aliases),
+                Display.Size(version.SizeBytes), Display.ShortSha(version.Sha256), Display.Time(version.CreatedAt),
+                Display.Text(version.Creator), Display.List(version.Tags), Display.Text(version.Description));
+        }
+
+        return table;
+    }
+
+    /// <summary><c>show NAME</c>: what each server replica has loaded.</summary>
+    public static Table Replicas(IReadOnlyList<ReplicaRecord> replicas)
+    {
+        Table table = Create("replica", "version", "state", "updated");
+        foreach (ReplicaRecord replica in replicas)
+        {
+            Add(table, replica.Replica, Display.Number(replica.Version), Display.State(replica.State, replica.Reason), Display.Time(replica.UpdatedAt));
+        }
+
+        return table;
+    }
+
+    /// <summary><c>history NAME</c>: alias changes, in the server's order (newest first).</summary>
+    public static Table History(IEnumerable<AliasChangeRecord> changes)
+    {
+        Table table = Create("changed", "alias", "version", "previous", "by", "rollback");
+        foreach (AliasChangeRecord change in changes)
+        {
+            Add(table, Display.Time(change.ChangedAt), change.Alias, change.Version is null ? "(removed)" : Display.Number(change.Version),
+                Display.Number(change.PreviousVersion), Display.Text(change.ChangedBy), change.Rollback ? "yes" : "no");
+        }
+
+        return table;
+    }
+
+    /// <summary><c>show NAME VERSION</c>: every field of the version.</summary>
+    public static Table Version(string model, VersionRecord version)
+    {
+        Table table = Create("field", "value");
+        Add(table, "model", model);
+        Add(table, "version", Display.Number(version.Version));
+        Add(table, "state", Display.State(version.State, version.Reason));
+        Add(table, "aliases", Display.List(version.Aliases));
+        Add(table, "framework", Display.Text(version.Framework));
+        Add(table, "size", $"{Display.Size(version.SizeBytes)} ({version.SizeBytes} bytes)");
+        Add(table, "sha256", Display.Text(version.Sha256));
+        Add(table, "encrypted", version.Encrypted ? "yes" : "no");
+        Add(table, "created", Display.Time(version.CreatedAt));
+        Add(table, "creator", Display.Text(version.Creator));
+        Add(table, "description", Display.Text(version.Description));
+        Add(table, "tags", Display.List(version.Tags));
+        Add(table, "source uri", Display.Text(version.SourceUri));
+        Add(table, "training run", Display.Text(version.TrainingRunId));
+        return table;
+    }
+
+    /// <summary><c>show NAME VERSION</c>: the inputs and outputs.</summary>
+    public static Table Signature(VersionRecord version)
+    {
+        Table table = Create("tensor", "name", "datatype", "shape");
+        foreach (TensorRecord input in version.Inputs)
+        {
+            Add(table, "input", input.Name, input.Datatype, Display.Shape(input.Shape));
+        }
+
+        foreach (TensorRecord output in version.Outputs)
+        {
+            Add(table, "output", output.Name, output.Datatype, Display.Shape(output.Shape));
+        }
+
+        return table;
+    }
+
+    private static Table Create(params string[] columns)
+    {
+        var table = new Table { Border = TableBorder.Rounded };
+        foreach (string column in columns)
+        {
+            table.AddColumn(new TableColumn(new Text(column)));
+        }
+
+        return table;
+    }
+
+    private static void Add(Table table, params string[] cells) =>
+        table.AddRow(cells.Select(cell => (IRenderable)new Text(cell)).ToArray());
+}

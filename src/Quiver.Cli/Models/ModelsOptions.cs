@@ -1,0 +1,23 @@
+using System.CommandLine;
+
+namespace Quiver.Cli.Models;
+
+/// <summary>The options every <c>quiver models</c> command takes: where the server is, and JSON for scripts.</summary>
+public sealed class ModelsOptions
+{
+    /// <summary><c>--server URL</c>; defaults to QUIVER_SERVER, else http://localhost:8000.</summary>
+    public Option<string> Server { get; } = new("--server")
+    {
+        Description = $"Base address of the Quiver server (HTTP port). Defaults to ${ServerAddress.EnvironmentVariable}, else {ServerAddress.Default}.",
+        DefaultValueFactory = _ => ServerAddress.FromEnvironment(),
+        HelpName = "URL",
+        Recursive = true,
+    };
+
+    /// <summary><c>--json</c>: print the server's JSON answer as is.</summary>
+    public Option<bool> Json { get; } = new("--json")
+    {
+        Description = "Print the server's JSON answer as is, for scripts, instead of tables.",
+        Recursive = true,
+    };
+}

@@ -1,0 +1,73 @@
+using System.CommandLine;
+
+namespace Quiver.Cli.Models;
+
+/// <summary><c>quiver models push NAME FILE</c>: uploads an ONNX file as the model's next version.</summary>
+public static class ModelsPushCommand
+{
+    /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
+    public static Command Create(ModelsOptions options)
+    {
+        Argument<string> name = ModelArguments.Name();
+        var file = new Argument<string>("FILE") { Description = "The ONNX model file; streamed to the server, never read whole into memory." };
+        file.Validators.Add(result =>
+        {
+            string path = result.GetValueOrDefault<string>();
+            if (Directory.Exists(path))
+            {
+                result.AddError($"FILE '{path}' is a directory; give the .onnx file.");
+            }
+            else if (!File.Exists(path))
+            {
+                result.AddError($"FILE '{path}' does not exist.");
+            }
+        });
+        var description = new Option<string?>("--description") { Description = "What this version is.", HelpName = "TEXT" };
+        var alias = new Option<string?>("--alias") { Description = "Point this alias (e.g. staging) at the new version.", HelpName = "ALIAS" };
+        var config = new Option<string?>("--config") { Description = "The model's config as a JSON file, like a model repository's config.json.", HelpName = "FILE.json" };
+        var tags = new Option<string[]>("--tag") { Description = "A tag; repeat the option or separate tags with commas.", HelpName = "T" };
+        var sourceUri = new Option<string?>("--source-uri") { Description = "Lineage: where the model came from (e.g. s3://bucket/run/model.onnx).", HelpName = "URI" };
+        var trainingRun = new Option<string?>("--training-run") { Description = "Lineage: the id of the training run that produced it.", HelpName = "ID" };
+        var force = new Option<bool>("--force") { Description = "Push even if the signature breaks the alias's existing clients." };
+
+        var command = new Command("push", "Upload an ONNX file as the next version of model NAME (created if new). The same file and config twice is one version.")
+        {
+            name, file, description, alias, config, tags, sourceUri, trainingRun, force,
+        };
+        command.Action = new ModelsAction("models push", async (run, cancellationToken) =>
+        {
+            string path = run.Result.GetValue(file)!;
+            var push = new PushRequest
+            {
+                Model = run.Result.GetValue(name)!,
+                FilePath = path,
+                Creator = CliActor.Current,
+                Description = run.Result.GetValue(description),
+                Alias = run.Result.GetValue(alias),
+                Config = run.Result.GetValue(config) is { } configPath ? ConfigFile.Read(configPath) : null,
+                Tags = PushRequest.ParseTags(run.Result.GetValue(tags) ?? []),
+                SourceUri = run.Result.GetValue(sourceUri),
+                TrainingRunId = run.Result.GetValue(trainingRun),
+                Force = run.Result.GetValue(force),
+            };
+
+            using AdminClient client = run.OpenClient();
+            AdminReply<PushRecord> reply = await client.PushAsync(push, cancellationToken);
+            run.Write(reply, pushed =>
+            {
+                // Warnings on stderr: they matter to a person, and stdout stays the answer.
+                foreach (string warning in pushed.Warnings)
+                {
+                    run.Error.WriteLine($"warning: {warning}");
+                }
+
+                foreach (string line in ChangeMessages.Pushed(pushed, path))
+                {
+                    run.Out.WriteLine(line);
+                }
+            });
+            return 0;
+        }, options);
+        return command;
+    }
+}
