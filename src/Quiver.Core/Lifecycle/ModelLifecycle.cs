@@ -30,7 +30,8 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<string, TritonModelConfig> _overrides = new();
+    // A load request's configuration override per model, parsed and as sent (the text tells loads apart).
+    private readonly ConcurrentDictionary<string, (TritonModelConfig Config, string Json)> _overrides = new();
     private readonly ConcurrentDictionary<string, bool> _unloaded = new();
     private readonly Dictionary<(string, long), (VersionState, string?)> _reported = [];
     private readonly Dictionary<(string, long), string> _failedLoads = [];
@@ -143,7 +144,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             }
             else
             {
-                _overrides[name] = overrideConfig;
+                _overrides[name] = (overrideConfig, configOverride!);
             }
 
             // An explicit load reloads, as Triton's does: versions that failed are tried again, ready ones are replaced.
@@ -219,7 +220,8 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             ? await _registry.GetAliasesAsync(name, cancellationToken)
             : new Dictionary<string, long>();
         RegisteredVersion[] live = registered.Where(v => v.State != VersionState.Retired).ToArray();
-        _overrides.TryGetValue(name, out TritonModelConfig? overrideConfig);
+        _overrides.TryGetValue(name, out var overridden);
+        TritonModelConfig? overrideConfig = overridden.Config;
 
         TritonVersionPolicy? policy = PolicyOf(live.LastOrDefault(), overrideConfig);
         long[] chosen = policy?.Select(live.Select(v => v.Version)) ?? live.Select(v => v.Version).ToArray();
@@ -228,7 +230,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         var statuses = new List<ModelVersionStatus>();
         foreach (RegisteredVersion version in live.Where(v => wanted.Contains(v.Version)))
         {
-            ModelVersionStatus status = await EnsureLoadedAsync(version, current, overrideConfig, reload, cancellationToken);
+            ModelVersionStatus status = await EnsureLoadedAsync(version, current, overrideConfig, overridden.Json, reload, cancellationToken);
             if (importFailures.TryGetValue(version.Version, out string? importFailure) && status.State == ModelState.Ready)
             {
                 status = status with { Reason = importFailure };
@@ -279,9 +281,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     }
 
     private async Task<ModelVersionStatus> EnsureLoadedAsync(RegisteredVersion version, ModelVersionStatus[] current,
-        TritonModelConfig? overrideConfig, bool reload, CancellationToken cancellationToken)
+        TritonModelConfig? overrideConfig, string? overrideJson, bool reload, CancellationToken cancellationToken)
     {
-        string loadKey = $"{version.Sha256}|{version.ConfigJson}|{overrideConfig?.GetHashCode()}";
+        string loadKey = $"{version.Sha256}|{version.ConfigJson}|{overrideJson}";
         ModelVersionStatus? previous = Array.Find(current, c => c.Version == version.Version);
         if (previous?.LoadKey == loadKey && !reload)
         {

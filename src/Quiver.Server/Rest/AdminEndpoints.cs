@@ -136,7 +136,7 @@ internal static class AdminEndpoints
 
         routes.MapPost("/v2/admin/models/{model}/rollback", async (HttpContext context, string model) =>
         {
-            using JsonDocument? body = await ReadJsonAsync(context, options);
+            using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
             string alias = ModelCatalog.DefaultAlias;
             if (body?.RootElement.TryGetProperty("alias", out JsonElement given) == true)
             {
@@ -149,7 +149,7 @@ internal static class AdminEndpoints
         routes.MapPost("/v2/admin/models/{model}/versions/{version}/retire", async (HttpContext context, string model, string version) =>
         {
             RegisteredVersion found = await RequireVersionAsync(registry, model, version, context.RequestAborted);
-            using JsonDocument? body = await ReadJsonAsync(context, options);
+            using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
             string? reason = null;
             if (body?.RootElement.TryGetProperty("reason", out JsonElement given) == true)
             {
@@ -219,36 +219,11 @@ internal static class AdminEndpoints
 
     private static async Task<long> ReadVersionFieldAsync(HttpContext context, QuiverServerOptions options)
     {
-        using JsonDocument? body = await ReadJsonAsync(context, options);
+        using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
         return body?.RootElement.TryGetProperty("version", out JsonElement version) == true
             && version.ValueKind == JsonValueKind.Number && version.TryGetInt64(out long number) && number > 0
             ? number
             : throw RegistryException.Invalid("the body must be a JSON object with \"version\": a positive integer, e.g. {\"version\": 3}.");
-    }
-
-    private static async Task<JsonDocument?> ReadJsonAsync(HttpContext context, QuiverServerOptions options)
-    {
-        using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-        if (body.Length == 0)
-        {
-            return null;
-        }
-
-        try
-        {
-            JsonDocument document = JsonDocument.Parse(body.Memory);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                return document;
-            }
-
-            document.Dispose();
-            throw RegistryException.Invalid("the request body must be a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw RegistryException.Invalid($"malformed JSON: {e.Message}");
-        }
     }
 
     private static async Task<RegisteredModel> RequireModelAsync(IModelRegistry registry, string model, CancellationToken cancellationToken) =>

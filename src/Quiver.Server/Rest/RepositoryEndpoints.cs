@@ -81,7 +81,8 @@ internal static class RepositoryEndpoints
             : throw InferenceException.InvalidArgument("parameters.config must be a string holding the model configuration as JSON");
     }
 
-    private static async Task<JsonDocument?> ReadBodyAsync(HttpContext context, QuiverServerOptions options)
+    /// <summary>The body as a JSON object, or null when empty; anything else is a 400 naming the problem.</summary>
+    internal static async Task<JsonDocument?> ReadBodyAsync(HttpContext context, QuiverServerOptions options)
     {
         using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
         if (body.Length == 0)

@@ -157,47 +157,12 @@ public sealed class RepositoryTests(ModelRepositoryFixture fixture) : IClassFixt
         SampleModels.AddConstant(TensorElementType.Float, 1, "batch", 1).Save(Path.Combine(Folder(1), "model.onnx"));
         Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/swap/load", "")).Status);
 
-        var answers = new System.Collections.Concurrent.ConcurrentBag<(int Status, string? Version, float Input, float Output, long Started)>();
-        long swapped = long.MaxValue;
-        using var stop = new CancellationTokenSource();
-        async Task Client(int seed)
+        await SwapUnderLoad.RunAsync(_server, "swap", async () =>
         {
-            var random = new Random(seed);
-            while (!stop.IsCancellationRequested)
-            {
-                float x = random.Next(1000);
-                long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                var (status, body) = await _server.PostAsync("/v2/models/swap/infer",
-                    $$"""{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[{{x}}]}]}""");
-                answers.Add((status, (string?)body?["model_version"], x, status == 200 ? (float)body!["outputs"]![0]!["data"]![0]! : float.NaN, started));
-            }
-        }
-
-        Task[] clients = Enumerable.Range(0, 8).Select(Client).ToArray();
-        while (answers.Count < 1000)
-        {
-            await Task.Delay(20);
-        }
-
-        Directory.CreateDirectory(Folder(2));
-        SampleModels.AddConstant(TensorElementType.Float, 2, "batch", 1).Save(Path.Combine(Folder(2), "model.onnx"));
-        Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/swap/load", "")).Status);
-        swapped = System.Diagnostics.Stopwatch.GetTimestamp();
-        int atSwap = answers.Count;
-        while (answers.Count < Math.Max(2000, atSwap + 500))
-        {
-            await Task.Delay(20);
-        }
-
-        await stop.CancelAsync();
-        await Task.WhenAll(clients);
-
-        Assert.True(answers.Count >= 2000);
-        Assert.All(answers, a => Assert.Equal(200, a.Status));
-        Assert.All(answers, a => Assert.Equal(a.Input + (a.Version == "2" ? 2 : 1), a.Output));
-        Assert.Contains(answers, a => a.Version == "1");
-        Assert.Contains(answers, a => a.Version == "2");
-        Assert.DoesNotContain(answers, a => a.Version == "1" && a.Started > swapped); // once switched, only v2 answers
+            Directory.CreateDirectory(Folder(2));
+            SampleModels.AddConstant(TensorElementType.Float, 2, "batch", 1).Save(Path.Combine(Folder(2), "model.onnx"));
+            Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/swap/load", "")).Status);
+        });
     }
 
     public static TheoryData<string, string, int, string> BadRequests => new()
