@@ -96,7 +96,9 @@ public sealed partial class ModelCatalog : IDisposable
                 }
             }
 
-            error = new InferenceError(ErrorKind.Unavailable, $"model '{name}' has no ready version: {versions[^1].Reason}");
+            error = new InferenceError(ErrorKind.Unavailable, versions.Length == 0
+                ? $"model '{name}' has no version to serve (all are retired or none is picked by its version policy)."
+                : $"model '{name}' has no ready version: {versions[^1].Reason}");
             return null;
         }
 

@@ -195,6 +195,20 @@ public sealed class AdminApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RetiringTheOnlyVersion_LeavesTheModelUnavailable_NotBroken()
+    {
+        Assert.Equal(201, (await PushAsync(_server, "gone", Adder(1))).Status);
+        Assert.Equal(200, (await SendAsync(HttpMethod.Post, "/v2/admin/models/gone/versions/1/retire", "{}")).Status);
+
+        var (status, error) = await _server.PostAsync("/v2/models/gone/infer",
+            """{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[1]}]}""");
+
+        Assert.Equal(503, status);
+        Assert.Contains("no version to serve", (string?)error!["error"]);
+        Assert.Equal(409, (await SendAsync(HttpMethod.Post, "/v2/admin/models/gone/promote", """{"version": 1}""")).Status);
+    }
+
+    [Fact]
     public async Task Rollback_WithNoEarlierVersion_Is409_AndTheAliasStays()
     {
         Assert.Equal(201, (await PushAsync(_server, "once", Adder(1))).Status);
