@@ -109,6 +109,18 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// </summary>
     public async Task<InferenceError?> LoadAsync(string name, string? configOverride, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await LoadOrFailAsync(name, configOverride, cancellationToken);
+        }
+        catch (RegistryException e)
+        {
+            return new InferenceError(e.Kind == RegistryErrorKind.Unavailable ? ErrorKind.Unavailable : ErrorKind.InvalidArgument, e.Message);
+        }
+    }
+
+    private async Task<InferenceError?> LoadOrFailAsync(string name, string? configOverride, CancellationToken cancellationToken)
+    {
         TritonModelConfig? overrideConfig = null;
         if (configOverride is not null)
         {
@@ -176,6 +188,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken);
         try
         {
+            // Unloading needs nothing from the registry: this server just stops serving the model.
             _unloaded[name] = true;
             await ReconcileModelAsync(name, cancellationToken);
         }
