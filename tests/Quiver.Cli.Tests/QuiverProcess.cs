@@ -74,6 +74,9 @@ internal sealed class QuiverProcess : IDisposable
         return new QuiverProcess(Process.Start(info)!);
     }
 
+    /// <summary>Whether the process has ended (exited or crashed).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Waits for the process to exit and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
