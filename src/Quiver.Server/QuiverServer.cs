@@ -24,6 +24,7 @@ using Quiver.Core.Monitoring;
 using Quiver.Core.Monitoring.Payloads;
 using Quiver.Server.Monitoring;
 using Quiver.Onnx;
+using Quiver.Server.Dashboard;
 using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
 
@@ -172,6 +173,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
         app.MapDrift(catalog, options);
+        var latencies = new LatencyHistograms(metrics.Meter);
+        app.MapDashboard(catalog, latencies, options.CacheBytes > 0, TimeProvider.System);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
@@ -191,7 +194,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var server = new QuiverServer(app, lifecycle, AddressOf(httpListener!, certificate is not null), AddressOf(grpcListener!, certificate is not null))
         {
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
-            _monitoring = [exporter, metrics],
+            _monitoring = [exporter, latencies, metrics],
             _payloads = payloads,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))

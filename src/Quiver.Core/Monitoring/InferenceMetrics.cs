@@ -17,6 +17,9 @@ public sealed class InferenceMetrics : IDisposable
     /// <summary>The meter's name; an exporter listens to this meter instance.</summary>
     public const string MeterName = "Quiver";
 
+    /// <summary>The name of the request latency histogram (seconds, labels model, version and outcome).</summary>
+    public const string RequestDurationName = "quiver_request_duration_seconds";
+
     private readonly ModelCatalog _catalog;
     private readonly Histogram<double> _requestDuration;
     private readonly Counter<long> _rejected;
@@ -45,7 +48,7 @@ public sealed class InferenceMetrics : IDisposable
             description: "Resident memory size in bytes");
         Meter.CreateObservableCounter("process_cpu_seconds_total", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
             description: "Total user and system CPU time spent in seconds");
-        _requestDuration = Meter.CreateHistogram<double>("quiver_request_duration_seconds", "s",
+        _requestDuration = Meter.CreateHistogram<double>(RequestDurationName, "s",
             "Inference request duration, from decoding to response, by outcome");
         _rejected = Meter.CreateCounter<long>("quiver_rejected_requests_total", description: "Requests refused, by reason");
     }

@@ -1,0 +1,76 @@
+using System.Diagnostics.Metrics;
+using Quiver.Core.Monitoring;
+using Quiver.Server.Monitoring;
+
+namespace Quiver.Server.Dashboard;
+
+/// <summary>
+/// Counts <c>quiver_request_duration_seconds</c> into the same buckets as <c>/metrics</c>, per model and version, so the
+/// dashboard's percentiles are the ones Prometheus's <c>histogram_quantile</c> would compute from a scrape.
+/// </summary>
+internal sealed class LatencyHistograms : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Model, string Version), long[]> _counts = [];
+
+    public LatencyHistograms(Meter meter)
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter == meter && instrument.Name == InferenceMetrics.RequestDurationName)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<double>((_, seconds, tags, _) => Record(seconds, tags));
+        _listener.Start();
+    }
+
+    /// <summary>Upper bounds of the buckets in seconds; the last count of <see cref="Read"/> is the +Inf bucket.</summary>
+    public static IReadOnlyList<double> Bounds => PrometheusExporter.Buckets;
+
+    /// <summary>A copy of one version's cumulative counts per bucket (not cumulative across buckets), all zero if none yet.</summary>
+    public long[] Read(string model, string version)
+    {
+        lock (_lock)
+        {
+            return _counts.TryGetValue((model, version), out long[]? counts) ? (long[])counts.Clone() : new long[Bounds.Count + 1];
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private void Record(double seconds, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        string model = "", version = "";
+        foreach (var (key, value) in tags)
+        {
+            if (key == "model")
+            {
+                model = value as string ?? "";
+            }
+            else if (key == "version")
+            {
+                version = value as string ?? "";
+            }
+        }
+
+        int bucket = 0;
+        while (bucket < Bounds.Count && seconds > Bounds[bucket])
+        {
+            bucket++;
+        }
+
+        lock (_lock)
+        {
+            if (!_counts.TryGetValue((model, version), out long[]? counts))
+            {
+                counts = new long[Bounds.Count + 1];
+                _counts[(model, version)] = counts;
+            }
+
+            counts[bucket]++;
+        }
+    }
+}

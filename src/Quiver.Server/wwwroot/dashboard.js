@@ -1,0 +1,253 @@
+// Quiver's live dashboard: polls GET ../v2/admin/dashboard every second and redraws.
+// Every value from the server is put in the DOM as text (textContent, attributes), never as markup:
+// model names and failure reasons come from files and users.
+"use strict";
+
+(() => {
+  const API = "../v2/admin/dashboard";
+  const POLL_MS = 1000;
+  const TIMEOUT_MS = 5000;
+  const HISTORY = 120; // points kept per chart: two minutes at one poll a second
+
+  const totalHistory = [];
+  const versionHistory = new Map(); // "model\nversion" -> requests per second, oldest first
+
+  const $ = (id) => document.getElementById(id);
+
+  // Builds an element; children are nodes or strings (strings become text nodes, never HTML).
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "className") node.className = value;
+      else node.setAttribute(name, String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const countFormat = new Intl.NumberFormat("en-US");
+
+  function count(n) {
+    return n === null || n === undefined ? "—" : countFormat.format(n);
+  }
+
+  function rate(x) {
+    if (x === null || x === undefined) return "—";
+    if (x === 0) return "0";
+    return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+  }
+
+  function ms(x) {
+    if (x === null || x === undefined) return "—";
+    if (x < 1) return (x * 1000).toFixed(0) + " µs";
+    if (x < 100) return x.toFixed(2) + " ms";
+    if (x < 1000) return x.toFixed(0) + " ms";
+    return (x / 1000).toFixed(2) + " s";
+  }
+
+  function bytes(n) {
+    if (n === null || n === undefined) return "—";
+    const mib = n / (1024 * 1024);
+    return mib >= 1024 ? (mib / 1024).toFixed(2) + " GiB" : mib.toFixed(1) + " MiB";
+  }
+
+  function percent(fraction) {
+    return fraction === null || fraction === undefined ? "—" : (fraction * 100).toFixed(1) + " %";
+  }
+
+  function push(history, value) {
+    history.push(value);
+    if (history.length > HISTORY) history.shift();
+  }
+
+  // A line of the last values on a canvas, scaled to its own maximum; drawn for the device's pixel ratio.
+  function drawLine(canvas, values) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = canvas.clientWidth || 120;
+    const height = canvas.clientHeight || 26;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const g = canvas.getContext("2d");
+    g.scale(ratio, ratio);
+    g.clearRect(0, 0, width, height);
+    const points = values.map((v) => (v === null || v === undefined ? 0 : v));
+    if (points.length < 2) return;
+    const max = Math.max(...points, 1e-9);
+    const step = width / (HISTORY - 1);
+    const x0 = width - (points.length - 1) * step;
+    const y = (v) => height - 2 - (v / max) * (height - 4);
+    const color = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#1f4e79";
+    g.beginPath();
+    points.forEach((v, i) => (i === 0 ? g.moveTo(x0, y(v)) : g.lineTo(x0 + i * step, y(v))));
+    g.strokeStyle = color;
+    g.lineWidth = 1.5;
+    g.stroke();
+    g.lineTo(x0 + (points.length - 1) * step, height);
+    g.lineTo(x0, height);
+    g.closePath();
+    g.globalAlpha = 0.12;
+    g.fillStyle = color;
+    g.fill();
+  }
+
+  // A numeric cell whose raw value is kept in data-value, so tests and scripts read numbers, not formatting.
+  function numberCell(field, value, text, sub, title) {
+    return el("td", { className: "num", "data-field": field, "data-value": value ?? "", title },
+      text, sub ? el("span", { className: "sub" }, sub) : null);
+  }
+
+  function latencyCell(field, live, all) {
+    if (live !== null && live !== undefined) return numberCell(field, live, ms(live));
+    if (all !== null && all !== undefined) {
+      return el("td", { className: "num", "data-field": field, "data-value": "", title: "no request in the last window; over all requests" },
+        el("span", { className: "stale" }, ms(all)), el("span", { className: "sub" }, "all time"));
+    }
+    return numberCell(field, null, "—");
+  }
+
+  function batchCell(batch) {
+    if (!batch) return numberCell("batch", null, "—");
+    const sizes = batch.sizes.map((s) => s.size + "×" + count(s.executions)).join(" · ");
+    const mean = batch.mean ?? batch.mean_all;
+    return numberCell("batch", batch.mean, mean === null ? "—" : mean.toFixed(1), sizes || null,
+      "executions by batch size: " + (sizes || "none yet"));
+  }
+
+  function cacheCell(cache) {
+    if (!cache) return el("td", { className: "num", "data-field": "cache", "data-value": "" }, el("span", { className: "badge off" }, "off"));
+    const lookups = cache.hits + cache.misses;
+    return numberCell("cache", cache.hit_rate, percent(cache.hit_rate), count(cache.hits) + " / " + count(lookups));
+  }
+
+  function driftCell(drift) {
+    if (!drift) return el("td", { "data-field": "drift", "data-value": "" }, el("span", { className: "badge off" }, "off"));
+    const worst = drift.features.find((f) => f.state !== "ok");
+    return el("td", { "data-field": "drift", "data-value": drift.state },
+      el("span", { className: "badge " + drift.state }, drift.state),
+      worst ? el("span", { className: "sub" }, worst.feature + " PSI " + worst.psi.toFixed(2)) : null);
+  }
+
+  function versionRow(model, v) {
+    const key = model.name + "\n" + v.version;
+    const history = versionHistory.get(key) || [];
+    const loaded = v.state === "ready";
+    const spark = el("canvas", { className: "spark", "aria-hidden": "true" });
+    const state = el("td", { "data-field": "state", "data-value": v.state },
+      el("span", { className: "badge " + v.state }, v.state),
+      v.reason ? el("div", { className: "reason", "data-field": "reason" }, v.reason) : null);
+    const row = el("tr", { "data-model": model.name, "data-version": v.version },
+      el("td", { className: "name", "data-field": "model" }, model.name),
+      el("td", { "data-field": "version" }, v.version, el("br"), ...v.aliases.map((a) => el("span", { className: "alias" }, a))),
+      state,
+      loaded ? numberCell("rps", v.requests_per_second, rate(v.requests_per_second)) : el("td"),
+      loaded ? numberCell("success", v.success, count(v.success)) : el("td"),
+      loaded ? numberCell("failure", v.failure, count(v.failure), v.failures_per_second ? rate(v.failures_per_second) + "/s" : null) : el("td"),
+      loaded ? latencyCell("p50", v.latency_ms.p50, v.latency_ms.p50_all) : el("td"),
+      loaded ? latencyCell("p99", v.latency_ms.p99, v.latency_ms.p99_all) : el("td"),
+      loaded ? numberCell("queue", v.queue_depth, count(v.queue_depth)) : el("td"),
+      loaded ? batchCell(v.batch) : el("td"),
+      loaded ? cacheCell(v.cache) : el("td"),
+      loaded ? driftCell(v.drift) : el("td"),
+      el("td", null, loaded ? spark : null));
+    return { row, draw: () => loaded && drawLine(spark, history) };
+  }
+
+  function driftCard(model, v) {
+    const d = v.drift;
+    const rows = d.features.map((f) => el("tr", { "data-feature": f.feature },
+      el("td", null, f.feature),
+      el("td", { className: "num" }, f.psi.toFixed(3)),
+      el("td", { className: "num" }, f.ks.toFixed(3)),
+      el("td", null, el("span", { className: "badge " + f.state }, f.state))));
+    return el("div", { className: "card", "data-model": model.name, "data-version": v.version },
+      el("h3", null, model.name + " v" + v.version + " ", el("span", { className: "badge " + d.state }, d.state)),
+      el("p", { className: "small muted" },
+        d.baseline + " baseline of " + count(d.baseline_rows) + " rows · " + count(d.window_rows) + " rows in the live window"),
+      rows.length === 0
+        ? el("p", { className: "small muted" }, "No feature seen yet.")
+        : el("table", null,
+          el("thead", null, el("tr", null, el("th", null, "Feature"), el("th", { className: "num" }, "PSI"),
+            el("th", { className: "num" }, "KS"), el("th", null, "State"))),
+          el("tbody", null, ...rows)));
+  }
+
+  function render(data) {
+    const totals = data.totals;
+    $("server-version").textContent = "v" + data.server.version + " · up " + uptime(data.server.uptime_seconds);
+    $("total-rps").textContent = rate(totals.requests_per_second);
+    $("total-success").textContent = count(totals.success);
+    $("total-failure").textContent = count(totals.failure);
+    $("total-failure-rate").textContent = totals.failures_per_second ? rate(totals.failures_per_second) + " / s now" : "none in the last window";
+    $("total-models").textContent = count(totals.models);
+    $("total-versions").textContent = count(totals.versions_ready) + " versions ready · " + count(totals.versions_failed) + " failed";
+    $("total-queue").textContent = count(totals.queue_depth);
+    $("process-memory").textContent = bytes(data.process.resident_memory_bytes);
+    $("process-heap").textContent = bytes(data.process.managed_heap_bytes) + " managed heap";
+    $("process-cpu").textContent = data.process.cpu_percent === null ? "—" : data.process.cpu_percent.toFixed(1) + " %";
+    $("process-threads").textContent = "of " + data.process.cores + " cores · " + data.process.threads + " threads";
+    $("window-note").textContent = "Req/s, p50, p99 and batch cover the last " + data.server.window_seconds +
+      " s; counts are since each version loaded.";
+
+    push(totalHistory, totals.requests_per_second);
+    const seen = new Set();
+    const rows = [];
+    const driftCards = [];
+    for (const model of data.models) {
+      for (const v of model.versions) {
+        const key = model.name + "\n" + v.version;
+        seen.add(key);
+        if (!versionHistory.has(key)) versionHistory.set(key, []);
+        push(versionHistory.get(key), v.requests_per_second);
+        rows.push(versionRow(model, v));
+        if (v.drift) driftCards.push(driftCard(model, v));
+      }
+    }
+    for (const key of [...versionHistory.keys()]) {
+      if (!seen.has(key)) versionHistory.delete(key);
+    }
+
+    $("empty").hidden = data.models.length > 0;
+    $("models-wrap").hidden = data.models.length === 0;
+    $("model-rows").replaceChildren(...rows.map((r) => r.row));
+    rows.forEach((r) => r.draw());
+    $("drift-section").hidden = driftCards.length === 0;
+    $("drift-cards").replaceChildren(...driftCards);
+    drawLine($("rps-chart"), totalHistory);
+  }
+
+  function uptime(seconds) {
+    const s = Math.floor(seconds);
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+  }
+
+  function setStatus(state, text) {
+    const status = $("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  async function poll() {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    try {
+      const response = await fetch(API, { cache: "no-store", signal: controller.signal, headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      render(await response.json());
+      setStatus("live", "live · " + new Date().toLocaleTimeString());
+    } catch (e) {
+      setStatus("down", "server unreachable (" + (e.name === "AbortError" ? "timed out" : e.message) + ") · retrying");
+    } finally {
+      clearTimeout(timer);
+      setTimeout(poll, POLL_MS);
+    }
+  }
+
+  poll();
+})();
