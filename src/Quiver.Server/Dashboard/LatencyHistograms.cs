@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Quiver.Core.Monitoring;
 using Quiver.Server.Monitoring;
@@ -11,8 +12,8 @@ namespace Quiver.Server.Dashboard;
 internal sealed class LatencyHistograms : IDisposable
 {
     private readonly MeterListener _listener = new();
-    private readonly Lock _lock = new();
-    private readonly Dictionary<(string Model, string Version), long[]> _counts = [];
+    // Recorded on every request's path: one dictionary lookup and one interlocked increment, no lock.
+    private readonly ConcurrentDictionary<(string Model, string Version), long[]> _counts = new();
 
     public LatencyHistograms(Meter meter)
     {
@@ -33,10 +34,16 @@ internal sealed class LatencyHistograms : IDisposable
     /// <summary>A copy of one version's cumulative counts per bucket (not cumulative across buckets), all zero if none yet.</summary>
     public long[] Read(string model, string version)
     {
-        lock (_lock)
+        var copy = new long[Bounds.Count + 1];
+        if (_counts.TryGetValue((model, version), out long[]? counts))
         {
-            return _counts.TryGetValue((model, version), out long[]? counts) ? (long[])counts.Clone() : new long[Bounds.Count + 1];
+            for (int i = 0; i < copy.Length; i++)
+            {
+                copy[i] = Interlocked.Read(ref counts[i]);
+            }
         }
+
+        return copy;
     }
 
     public void Dispose() => _listener.Dispose();
@@ -62,15 +69,7 @@ internal sealed class LatencyHistograms : IDisposable
             bucket++;
         }
 
-        lock (_lock)
-        {
-            if (!_counts.TryGetValue((model, version), out long[]? counts))
-            {
-                counts = new long[Bounds.Count + 1];
-                _counts[(model, version)] = counts;
-            }
-
-            counts[bucket]++;
-        }
+        long[] counts = _counts.GetOrAdd((model, version), static _ => new long[Bounds.Count + 1]);
+        Interlocked.Increment(ref counts[bucket]);
     }
 }

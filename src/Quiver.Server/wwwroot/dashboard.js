@@ -8,6 +8,7 @@
   const POLL_MS = 1000;
   const TIMEOUT_MS = 5000;
   const HISTORY = 120; // points kept per chart: two minutes at one poll a second
+  const MIN_SPAN = 30; // points a chart's width stands for while it has fewer
 
   const totalHistory = [];
   const versionHistory = new Map(); // "model\nversion" -> requests per second, oldest first
@@ -44,7 +45,8 @@
   function ms(x) {
     if (x === null || x === undefined) return "—";
     if (x < 1) return (x * 1000).toFixed(0) + " µs";
-    if (x < 100) return x.toFixed(2) + " ms";
+    if (x < 10) return x.toFixed(2) + " ms";
+    if (x < 100) return x.toFixed(1) + " ms";
     if (x < 1000) return x.toFixed(0) + " ms";
     return (x / 1000).toFixed(2) + " s";
   }
@@ -52,7 +54,7 @@
   function bytes(n) {
     if (n === null || n === undefined) return "—";
     const mib = n / (1024 * 1024);
-    return mib >= 1024 ? (mib / 1024).toFixed(2) + " GiB" : mib.toFixed(1) + " MiB";
+    return mib >= 1024 ? (mib / 1024).toFixed(2) + " GiB" : mib >= 100 ? mib.toFixed(0) + " MiB" : mib.toFixed(1) + " MiB";
   }
 
   function percent(fraction) {
@@ -69,15 +71,18 @@
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth || 120;
     const height = canvas.clientHeight || 26;
+    canvas.dataset.points = String(values.length);
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     const g = canvas.getContext("2d");
     g.scale(ratio, ratio);
     g.clearRect(0, 0, width, height);
-    const points = values.map((v) => (v === null || v === undefined ? 0 : v));
+    // Unknown values before the first rate (the first poll) are left out; the line fills the width from 30 points on.
+    const first = values.findIndex((v) => v !== null && v !== undefined);
+    const points = first < 0 ? [] : values.slice(first).map((v) => v ?? 0);
     if (points.length < 2) return;
     const max = Math.max(...points, 1e-9);
-    const step = width / (HISTORY - 1);
+    const step = width / (Math.max(points.length, MIN_SPAN) - 1);
     const x0 = width - (points.length - 1) * step;
     const y = (v) => height - 2 - (v / max) * (height - 4);
     const color = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#1f4e79";
