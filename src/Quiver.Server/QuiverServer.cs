@@ -201,6 +201,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
                 : null,
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
+        Log.Dashboard(logger, new Uri(server.HttpAddress, "ui/").ToString());
         return server;
     }
 
@@ -302,6 +303,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Quiver listening on {Address} (HTTP) and {GrpcAddress} (gRPC), serving the registry {Registry}")]
         public static partial void Listening(ILogger logger, string address, string grpcAddress, string registry);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Dashboard at {Address}")]
+        public static partial void Dashboard(ILogger logger, string address);
     }
 }
 

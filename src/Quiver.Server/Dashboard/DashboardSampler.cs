@@ -41,16 +41,22 @@ internal sealed class DashboardSampler(TimeProvider time)
 
         var windows = new Dictionary<(string Model, long Version), VersionWindow>();
         double? cpuPercent = null;
-        if (history.Length > 0 && time.GetElapsedTime(history[0].Timestamp, reading.Timestamp) is { } span && span >= MinimumSpacing)
+        TimeSpan span = history.Length > 0 ? time.GetElapsedTime(history[0].Timestamp, reading.Timestamp) : TimeSpan.Zero;
+        if (span >= MinimumSpacing)
         {
             double seconds = span.TotalSeconds;
             cpuPercent = Math.Max(0, (reading.Process.CpuSeconds - history[0].CpuSeconds) / seconds / reading.Process.Cores * 100);
             foreach (VersionReading version in reading.Models.SelectMany(m => m.Versions))
             {
-                if (version.Counters is { } now && Reference(history, version, now.LoadId) is var (then, at))
+                if (version.Counters is not { } now || Reference(history, version, now.LoadId) is not { } then)
                 {
-                    windows[(version.Model, version.Version)] = VersionWindow.Between(then, now,
-                        time.GetElapsedTime(at, reading.Timestamp).TotalSeconds);
+                    continue;
+                }
+
+                TimeSpan elapsed = time.GetElapsedTime(then.Timestamp, reading.Timestamp);
+                if (elapsed >= MinimumSpacing)
+                {
+                    windows[(version.Model, version.Version)] = VersionWindow.Between(then.Counters, now, elapsed.TotalSeconds);
                 }
             }
         }

@@ -96,10 +96,13 @@ public sealed class DashboardSamplerTests
 
         // The reload's statistics start again at zero: comparing with the old load would give a negative rate.
         DashboardView first = sampler.Observe(Reading(success: 2, load: reloaded));
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _clock.Advance(DashboardSampler.MinimumSpacing / 5);
+        DashboardView soon = sampler.Observe(Reading(success: 3, load: reloaded));
+        _clock.Advance(TimeSpan.FromSeconds(1) - (DashboardSampler.MinimumSpacing / 5));
         DashboardView second = sampler.Observe(Reading(success: 6, load: reloaded));
 
         Assert.Empty(first.Windows);
+        Assert.Empty(soon.Windows); // the new load's only earlier reading is too close for a rate
         Assert.Equal(4, second.WindowOf(second.Reading.Models[0].Versions[0])!.RequestsPerSecond);
     }
 
