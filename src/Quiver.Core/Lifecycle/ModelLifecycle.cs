@@ -76,9 +76,10 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     }
 
     /// <summary>
-    /// Brings one model (or all) in line with the registry now. Registry outages are logged and leave serving as it is.
+    /// Brings one model (or all) in line with the registry now. Registry outages are logged and leave serving as it
+    /// is; the result is false then, so a caller following the registry tries again.
     /// </summary>
-    public async Task ReconcileAsync(string? model, CancellationToken cancellationToken)
+    public async Task<bool> ReconcileAsync(string? model, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
@@ -91,10 +92,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             {
                 await ReconcileModelAsync(name, cancellationToken);
             }
+
+            return true;
         }
         catch (RegistryException e) when (e.Kind == RegistryErrorKind.Unavailable)
         {
             Log.RegistryUnavailable(_logger, e.Message);
+            return false;
         }
         finally
         {
@@ -337,7 +341,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             ModelCatalog.LogConfigWarnings(_logger, version.Model, resolved.Triton);
             artifact = await _vault.ReadAsync(version, cancellationToken);
         }
-        catch (Exception e) when (e is ModelConfigException or ArtifactException or RegistryException or IOException)
+        // An unreachable registry (fetching a replica's copy of the artifact) is not the version's fault: it propagates,
+        // and the change is applied again once the registry answers, instead of marking the version failed.
+        catch (Exception e) when (e is ModelConfigException or ArtifactException or RegistryException { Kind: not RegistryErrorKind.Unavailable } or IOException)
         {
             Log.VersionUnloadable(_logger, version.Model, version.Version, e.Message);
             return new ModelVersionStatus(version.Model, version.Version, ModelState.Failed, e.Message, null);
@@ -391,8 +397,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             {
                 await foreach (long next in _registry.WatchAsync(revision, _settings.RegistryPollInterval, cancellationToken))
                 {
+                    // A revision counts as followed only once applied; otherwise it is watched for again after a pause.
+                    if (!await ReconcileAsync(null, cancellationToken))
+                    {
+                        break;
+                    }
+
                     revision = next;
-                    await ReconcileAsync(null, cancellationToken);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -402,7 +413,15 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             catch (Exception e) when (e is RegistryException or IOException or InvalidOperationException)
             {
                 Log.FollowFailed(_logger, e.Message);
+            }
+
+            try
+            {
                 await Task.Delay(_settings.RegistryPollInterval, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }
