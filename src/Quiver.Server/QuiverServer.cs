@@ -165,12 +165,13 @@ public sealed partial class QuiverServer : IAsyncDisposable
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
         var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,
             Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, "pseudonym.key")));
-        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads);
+        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
+        app.MapEndpointAdmin(lifecycle, options);
         app.MapDrift(catalog, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,

@@ -59,6 +59,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// <summary>Registers pushed versions.</summary>
     public ModelPublisher Publisher { get; }
 
+    /// <summary>The endpoints this server routes, as the registry defines them.</summary>
+    public Routing.EndpointTable Endpoints { get; } = new();
+
     /// <summary>This server's replica name.</summary>
     public string Replica => _settings.Replica;
 
@@ -93,6 +96,11 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
                 await ReconcileModelAsync(name, cancellationToken);
             }
 
+            if (model is null)
+            {
+                await RefreshEndpointsAsync(cancellationToken);
+            }
+
             return true;
         }
         catch (RegistryException e) when (e.Kind == RegistryErrorKind.Unavailable)
@@ -104,6 +112,25 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Reads the endpoint definitions again; one that no longer parses is skipped and logged.</summary>
+    public async Task RefreshEndpointsAsync(CancellationToken cancellationToken)
+    {
+        var splits = new Dictionary<string, Routing.VariantSplit>(StringComparer.Ordinal);
+        foreach ((string name, string definition) in await _registry.GetEndpointsAsync(cancellationToken))
+        {
+            try
+            {
+                splits[name] = Routing.EndpointDefinition.Parse(name, definition);
+            }
+            catch (ArgumentException e)
+            {
+                Log.EndpointUnusable(_logger, name, e.Message);
+            }
+        }
+
+        Endpoints.Replace(splits);
     }
 
     /// <summary>
@@ -481,6 +508,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
 
         [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "Following the registry failed, retrying: {Error}")]
         public static partial void FollowFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 114, Level = LogLevel.Error, Message = "Endpoint {Endpoint} is not routed: {Error}")]
+        public static partial void EndpointUnusable(ILogger logger, string endpoint, string error);
 
         [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Scanning the model repository failed: {Error}")]
         public static partial void RepositoryScanFailed(ILogger logger, string error);

@@ -75,5 +75,13 @@ internal static class SqliteSchema
             );
             CREATE INDEX versions_by_artifact ON versions (sha256);
             """),
+        new(3, """
+            CREATE TABLE endpoints (
+                name TEXT PRIMARY KEY,
+                definition TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                updated_by TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -331,7 +331,8 @@ internal static class AdminEndpoints
         }
     }
 
-    private static Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> writeProperties) =>
+    /// <summary>Writes one JSON object whose properties <paramref name="writeProperties"/> writes.</summary>
+    internal static Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> writeProperties) =>
         V2Endpoints.WriteJsonAsync(context, status, buffer =>
         {
             using var w = new Utf8JsonWriter(buffer);

@@ -1,0 +1,34 @@
+using System.Collections.Concurrent;
+
+namespace Quiver.Core.Routing;
+
+/// <summary>
+/// The endpoints this server routes, replaced at once when the registry changes, with how many requests each variant
+/// has been given since this server started.
+/// </summary>
+public sealed class EndpointTable
+{
+    private volatile IReadOnlyDictionary<string, VariantSplit> _splits = new Dictionary<string, VariantSplit>();
+    private readonly ConcurrentDictionary<(string Endpoint, string Variant), long> _routed = new();
+
+    /// <summary>Every endpoint by name.</summary>
+    public IReadOnlyDictionary<string, VariantSplit> Endpoints => _splits;
+
+    /// <summary>Publishes a new set of endpoints.</summary>
+    public void Replace(IReadOnlyDictionary<string, VariantSplit> splits) => _splits = splits;
+
+    /// <summary>The endpoint of that name, if there is one.</summary>
+    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VariantSplit? split) =>
+        _splits.TryGetValue(name, out split);
+
+    /// <summary>Picks a variant and counts it.</summary>
+    public Variant Route(string endpoint, VariantSplit split, string? routingKey)
+    {
+        Variant variant = split.Pick(routingKey);
+        _routed.AddOrUpdate((endpoint, variant.Name), 1, (_, count) => count + 1);
+        return variant;
+    }
+
+    /// <summary>Requests routed to a variant of an endpoint by this server.</summary>
+    public long RoutedTo(string endpoint, string variant) => _routed.GetValueOrDefault((endpoint, variant));
+}

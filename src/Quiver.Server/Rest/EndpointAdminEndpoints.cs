@@ -1,0 +1,99 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Quiver.Core.Lifecycle;
+using Quiver.Core.Models;
+using Quiver.Core.Registry;
+using Quiver.Core.Routing;
+using Quiver.Core.Tensors;
+
+namespace Quiver.Server.Rest;
+
+/// <summary>
+/// Endpoints under <c>/v2/admin/endpoints</c>: a name clients use as a model name, split by weight between variants
+/// (a model with a version or alias each). Definitions live in the registry, so every replica routes alike.
+/// </summary>
+internal static class EndpointAdminEndpoints
+{
+    public static void MapEndpointAdmin(this IEndpointRouteBuilder routes, ModelLifecycle lifecycle, QuiverServerOptions options)
+    {
+        EndpointTable table = lifecycle.Endpoints;
+        routes.MapGet("/v2/admin/endpoints", (HttpContext context) => AdminEndpoints.WriteAsync(context, 200, w =>
+        {
+            w.WriteStartArray("endpoints");
+            foreach ((string name, VariantSplit split) in table.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
+            {
+                w.WriteStartObject();
+                WriteEndpoint(w, table, name, split);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }));
+
+        routes.MapGet("/v2/admin/endpoints/{endpoint}", (HttpContext context, string endpoint) =>
+            table.TryGet(endpoint, out VariantSplit? split)
+                ? AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, split))
+                : throw RegistryException.NotFound($"endpoint '{endpoint}' does not exist."));
+
+        routes.MapPut("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
+        {
+            using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
+            VariantSplit split;
+            try
+            {
+                split = EndpointDefinition.Parse(endpoint, Encoding.UTF8.GetString(body.Span));
+            }
+            catch (ArgumentException e)
+            {
+                throw RegistryException.Invalid(e.Message);
+            }
+
+            RequireServable(lifecycle.Catalog, split);
+            string actor = context.Request.Headers[AdminEndpoints.ActorHeader].ToString() is { Length: > 0 } given ? given : "api";
+            await lifecycle.Registry.SetEndpointAsync(endpoint, EndpointDefinition.ToJson(split), actor, context.RequestAborted);
+            await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
+            await AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, split));
+        });
+
+        routes.MapDelete("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
+        {
+            await lifecycle.Registry.RemoveEndpointAsync(endpoint, context.RequestAborted);
+            await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        });
+    }
+
+    // Every variant with traffic must be servable now, so an endpoint never starts out sending requests to nothing.
+    private static void RequireServable(ModelCatalog catalog, VariantSplit split)
+    {
+        foreach (Variant variant in split.Variants.Where(v => v.Weight > 0))
+        {
+            if (catalog.Find(variant.Model, variant.Version.Length == 0 ? null : variant.Version, out InferenceError? error) is null)
+            {
+                string message = $"variant '{variant.Name}' cannot serve: {error!.Message}";
+                throw error.Kind == ErrorKind.NotFound ? RegistryException.NotFound(message) : RegistryException.Conflict(message);
+            }
+        }
+    }
+
+    private static void WriteEndpoint(Utf8JsonWriter w, EndpointTable table, string name, VariantSplit split)
+    {
+        w.WriteString("name", name);
+        w.WriteStartArray("variants");
+        foreach (Variant variant in split.Variants)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", variant.Name);
+            w.WriteString("model", variant.Model);
+            w.WriteString("version", variant.Version);
+            w.WriteNumber("weight", variant.Weight);
+            w.WriteNumber("routed", table.RoutedTo(name, variant.Name));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+}
