@@ -40,15 +40,15 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
     public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
         // A request naming an endpoint without a version is routed to one of its variants; explicit versions bypass routing.
-        if (endpoints is not null && string.IsNullOrEmpty(request.ModelVersion) && endpoints.TryGet(request.ModelName, out Routing.VariantSplit? split))
+        if (endpoints is not null && string.IsNullOrEmpty(request.ModelVersion) && endpoints.TryGet(request.ModelName, out Routing.ServingEndpoint? endpoint))
         {
-            return await RouteAsync(request, split, endpoints, cancellationToken).ConfigureAwait(false);
+            return await RouteAsync(request, endpoint, endpoints, cancellationToken).ConfigureAwait(false);
         }
 
         return await InferWithRetryAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<InferResult> RouteAsync(InferenceRequest request, Routing.VariantSplit split, Routing.EndpointTable table,
+    private async ValueTask<InferResult> RouteAsync(InferenceRequest request, Routing.ServingEndpoint endpoint, Routing.EndpointTable table,
         CancellationToken cancellationToken)
     {
         string? key = null;
@@ -64,7 +64,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         Routing.Variant variant;
         try
         {
-            variant = table.Route(request.ModelName, split, key);
+            variant = table.Route(request.ModelName, endpoint.Split, key);
         }
         catch (ArgumentException e)
         {
@@ -86,7 +86,16 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         }
 
         parameters[VariantParameter] = variant.Name;
-        return response with { ModelName = request.ModelName, Parameters = new Parameters(parameters) };
+
+        // An experiment's request is remembered under its id (one is made up when the client sent none), for feedback.
+        string? id = response.Id;
+        if (endpoint.Experiment is not null)
+        {
+            id ??= Guid.NewGuid().ToString("N");
+            table.Experiments.Assign(id, request.ModelName, variant.Name, DateTimeOffset.UtcNow);
+        }
+
+        return response with { ModelName = request.ModelName, Id = id, Parameters = new Parameters(parameters) };
     }
 
     private async ValueTask<InferResult> InferWithRetryAsync(InferenceRequest request, CancellationToken cancellationToken)

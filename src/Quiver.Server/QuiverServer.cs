@@ -172,6 +172,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
         app.MapEndpointAdmin(lifecycle, options);
+        app.MapExperiments(lifecycle, options);
         app.MapDrift(catalog, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,

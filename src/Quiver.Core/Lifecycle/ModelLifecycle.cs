@@ -117,7 +117,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// <summary>Reads the endpoint definitions again; one that no longer parses is skipped and logged.</summary>
     public async Task RefreshEndpointsAsync(CancellationToken cancellationToken)
     {
-        var splits = new Dictionary<string, Routing.VariantSplit>(StringComparer.Ordinal);
+        var splits = new Dictionary<string, Routing.ServingEndpoint>(StringComparer.Ordinal);
         foreach ((string name, string definition) in await _registry.GetEndpointsAsync(cancellationToken))
         {
             try

@@ -8,18 +8,21 @@ namespace Quiver.Core.Routing;
 /// </summary>
 public sealed class EndpointTable
 {
-    private volatile IReadOnlyDictionary<string, VariantSplit> _splits = new Dictionary<string, VariantSplit>();
+    private volatile IReadOnlyDictionary<string, ServingEndpoint> _endpoints = new Dictionary<string, ServingEndpoint>();
     private readonly ConcurrentDictionary<(string Endpoint, string Variant), long> _routed = new();
 
     /// <summary>Every endpoint by name.</summary>
-    public IReadOnlyDictionary<string, VariantSplit> Endpoints => _splits;
+    public IReadOnlyDictionary<string, ServingEndpoint> Endpoints => _endpoints;
+
+    /// <summary>The outcomes of the endpoints' experiments.</summary>
+    public ExperimentLedger Experiments { get; } = new();
 
     /// <summary>Publishes a new set of endpoints.</summary>
-    public void Replace(IReadOnlyDictionary<string, VariantSplit> splits) => _splits = splits;
+    public void Replace(IReadOnlyDictionary<string, ServingEndpoint> endpoints) => _endpoints = endpoints;
 
     /// <summary>The endpoint of that name, if there is one.</summary>
-    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VariantSplit? split) =>
-        _splits.TryGetValue(name, out split);
+    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServingEndpoint? endpoint) =>
+        _endpoints.TryGetValue(name, out endpoint);
 
     /// <summary>Picks a variant and counts it.</summary>
     public Variant Route(string endpoint, VariantSplit split, string? routingKey)

@@ -23,10 +23,10 @@ internal static class EndpointAdminEndpoints
         routes.MapGet("/v2/admin/endpoints", (HttpContext context) => AdminEndpoints.WriteAsync(context, 200, w =>
         {
             w.WriteStartArray("endpoints");
-            foreach ((string name, VariantSplit split) in table.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
+            foreach ((string name, ServingEndpoint endpoint) in table.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
             {
                 w.WriteStartObject();
-                WriteEndpoint(w, table, name, split);
+                WriteEndpoint(w, table, name, endpoint);
                 w.WriteEndObject();
             }
 
@@ -34,28 +34,29 @@ internal static class EndpointAdminEndpoints
         }));
 
         routes.MapGet("/v2/admin/endpoints/{endpoint}", (HttpContext context, string endpoint) =>
-            table.TryGet(endpoint, out VariantSplit? split)
-                ? AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, split))
+            table.TryGet(endpoint, out ServingEndpoint? found)
+                ? AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, found))
                 : throw RegistryException.NotFound($"endpoint '{endpoint}' does not exist."));
 
         routes.MapPut("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
         {
             using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-            VariantSplit split;
+            ServingEndpoint defined;
             try
             {
-                split = EndpointDefinition.Parse(endpoint, Encoding.UTF8.GetString(body.Span));
+                defined = EndpointDefinition.Parse(endpoint, Encoding.UTF8.GetString(body.Span));
             }
             catch (ArgumentException e)
             {
                 throw RegistryException.Invalid(e.Message);
             }
 
-            RequireServable(lifecycle.Catalog, split);
+            RequireServable(lifecycle.Catalog, defined.Split);
             string actor = context.Request.Headers[AdminEndpoints.ActorHeader].ToString() is { Length: > 0 } given ? given : "api";
-            await lifecycle.Registry.SetEndpointAsync(endpoint, EndpointDefinition.ToJson(split), actor, context.RequestAborted);
+            await lifecycle.Registry.SetEndpointAsync(endpoint, EndpointDefinition.ToJson(defined), actor, context.RequestAborted);
+            table.Experiments.Reset(endpoint); // a redefined endpoint starts its experiment afresh
             await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
-            await AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, split));
+            await AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, defined));
         });
 
         routes.MapDelete("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
@@ -79,11 +80,12 @@ internal static class EndpointAdminEndpoints
         }
     }
 
-    private static void WriteEndpoint(Utf8JsonWriter w, EndpointTable table, string name, VariantSplit split)
+    private static void WriteEndpoint(Utf8JsonWriter w, EndpointTable table, string name, ServingEndpoint endpoint)
     {
         w.WriteString("name", name);
+        w.WriteBoolean("experiment", endpoint.Experiment is not null);
         w.WriteStartArray("variants");
-        foreach (Variant variant in split.Variants)
+        foreach (Variant variant in endpoint.Split.Variants)
         {
             w.WriteStartObject();
             w.WriteString("name", variant.Name);
