@@ -71,9 +71,11 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
             return new InferenceError(ErrorKind.InvalidArgument, e.Message);
         }
 
+        long started = Stopwatch.GetTimestamp();
         InferResult result = await InferWithRetryAsync(
             request with { ModelName = variant.Model, ModelVersion = variant.Version.Length == 0 ? null : variant.Version }, cancellationToken)
             .ConfigureAwait(false);
+        table.RecordOutcome(request.ModelName, variant.Name, result.Error is null, Stopwatch.GetElapsedTime(started));
         if (result.Response is not { } response)
         {
             return result;

@@ -15,6 +15,7 @@ using Quiver.Core;
 using Quiver.Core.Caching;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Registry;
+using Quiver.Core.Routing;
 using Quiver.Core.Storage;
 using Quiver.Core.Models;
 using OpenTelemetry.Exporter;
@@ -60,6 +61,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private IDisposable[] _monitoring = [];
     private PayloadLog? _payloads;
     private DriftNotifier? _driftNotifier;
+    private RolloutController? _rollouts;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -173,6 +175,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapAdmin(lifecycle, options);
         app.MapEndpointAdmin(lifecycle, options);
         app.MapExperiments(lifecycle, options);
+        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
+        app.MapRollouts(rollouts, lifecycle.Endpoints, options);
         app.MapDrift(catalog, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
@@ -184,6 +188,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
         catch (IOException e)
         {
+            await rollouts.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
             await app.DisposeAsync();
@@ -195,6 +200,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, metrics],
             _payloads = payloads,
+            _rollouts = rollouts,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
@@ -213,6 +219,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         if (_driftNotifier is not null)
         {
             await _driftNotifier.DisposeAsync();
+        }
+
+        if (_rollouts is not null)
+        {
+            await _rollouts.DisposeAsync();
         }
 
         await StopLifecycleAsync(Lifecycle);

@@ -130,6 +130,16 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             }
         }
 
+        // A model's running or paused canary rollout splits its unversioned requests between baseline and candidate.
+        foreach ((string model, string state) in await _registry.GetRolloutsAsync(cancellationToken))
+        {
+            Routing.Rollout rollout = Routing.Rollout.Parse(state);
+            if (rollout.Routes)
+            {
+                splits[model] = rollout.ToEndpoint();
+            }
+        }
+
         Endpoints.Replace(splits);
     }
 

@@ -43,6 +43,12 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>Every endpoint's definition, by name.</summary>
     Task<IReadOnlyDictionary<string, string>> GetEndpointsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Creates or replaces a model's rollout state (JSON, owned by the rollout controller); replicas follow it.</summary>
+    Task SetRolloutAsync(string model, string stateJson, CancellationToken cancellationToken = default);
+
+    /// <summary>Every model's latest rollout state, by model.</summary>
+    Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Sets a version's state and reason; retiring goes through the same checks as <see cref="RetireVersionAsync"/>.</summary>
     Task<RegisteredVersion> SetStateAsync(string model, long version, VersionState state, string? reason, CancellationToken cancellationToken = default);
 

@@ -98,5 +98,12 @@ internal static class PostgresSchema
                 updated_by text NOT NULL
             );
             """),
+        new(4, """
+            CREATE TABLE rollouts (
+                model text PRIMARY KEY,
+                state text NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            """),
     ];
 }

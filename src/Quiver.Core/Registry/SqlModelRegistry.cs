@@ -195,6 +195,24 @@ public abstract partial class SqlModelRegistry : IModelRegistry
     }
 
     /// <inheritdoc />
+    public Task SetRolloutAsync(string model, string stateJson, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            await RequireModelAsync(session, model);
+            await session.ExecuteAsync(
+                "INSERT INTO rollouts (model, state, updated_at) VALUES (@model, @state, @now) " +
+                "ON CONFLICT (model) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                ("model", model), ("state", stateJson), ("now", UtcNow()));
+            return 0;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyDictionary<string, string>>(async session => (await session.QueryAsync(
+            "SELECT model, state FROM rollouts", r => (r.GetString(0), r.GetString(1)))).ToDictionary(e => e.Item1, e => e.Item2),
+            cancellationToken);
+
+    /// <inheritdoc />
     public Task RemoveEndpointAsync(string name, CancellationToken cancellationToken = default) =>
         WriteAsync(async session =>
         {

@@ -83,5 +83,12 @@ internal static class SqliteSchema
                 updated_by TEXT NOT NULL
             );
             """),
+        new(4, """
+            CREATE TABLE rollouts (
+                model TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -10,6 +10,7 @@ public sealed class EndpointTable
 {
     private volatile IReadOnlyDictionary<string, ServingEndpoint> _endpoints = new Dictionary<string, ServingEndpoint>();
     private readonly ConcurrentDictionary<(string Endpoint, string Variant), long> _routed = new();
+    private readonly ConcurrentDictionary<(string Endpoint, string Variant), VariantWindow> _windows = new();
 
     /// <summary>Every endpoint by name.</summary>
     public IReadOnlyDictionary<string, ServingEndpoint> Endpoints => _endpoints;
@@ -31,6 +32,18 @@ public sealed class EndpointTable
         _routed.AddOrUpdate((endpoint, variant.Name), 1, (_, count) => count + 1);
         return variant;
     }
+
+    /// <summary>Counts a routed request's outcome in its variant's current window (a canary step's evidence).</summary>
+    public void RecordOutcome(string endpoint, string variant, bool success, TimeSpan latency) =>
+        _windows.GetOrAdd((endpoint, variant), _ => new VariantWindow()).Add(success, latency);
+
+    /// <summary>A variant's window since it was last taken, and a fresh one started.</summary>
+    public VariantWindow.Snapshot TakeWindow(string endpoint, string variant) =>
+        _windows.TryRemove((endpoint, variant), out VariantWindow? window) ? window.Take() : new VariantWindow().Take();
+
+    /// <summary>A variant's window so far, left running.</summary>
+    public VariantWindow.Snapshot PeekWindow(string endpoint, string variant) =>
+        _windows.TryGetValue((endpoint, variant), out VariantWindow? window) ? window.Take() : new VariantWindow().Take();
 
     /// <summary>Requests routed to a variant of an endpoint by this server.</summary>
     public long RoutedTo(string endpoint, string variant) => _routed.GetValueOrDefault((endpoint, variant));
