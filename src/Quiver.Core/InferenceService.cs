@@ -75,10 +75,16 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         InferResult result = await InferWithRetryAsync(
             request with { ModelName = variant.Model, ModelVersion = variant.Version.Length == 0 ? null : variant.Version }, cancellationToken)
             .ConfigureAwait(false);
-        table.RecordOutcome(request.ModelName, variant.Name, result.Error is null, Stopwatch.GetElapsedTime(started));
+        TimeSpan latency = Stopwatch.GetElapsedTime(started);
+        table.RecordOutcome(request.ModelName, variant.Name, result.Error is null, latency);
         if (result.Response is not { } response)
         {
             return result;
+        }
+
+        if (endpoint.Shadow is { } shadow)
+        {
+            table.Shadows.MaybeMirror(request.ModelName, shadow, request, response, latency, InferWithRetryAsync);
         }
 
         var parameters = new Dictionary<string, object>(response.Parameters.Count + 1);

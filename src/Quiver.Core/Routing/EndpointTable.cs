@@ -15,6 +15,9 @@ public sealed class EndpointTable
     /// <summary>Every endpoint by name.</summary>
     public IReadOnlyDictionary<string, ServingEndpoint> Endpoints => _endpoints;
 
+    /// <summary>The endpoints' shadow runs and how they compare.</summary>
+    public ShadowTraffic Shadows { get; } = new();
+
     /// <summary>The outcomes of the endpoints' experiments.</summary>
     public ExperimentLedger Experiments { get; } = new();
 

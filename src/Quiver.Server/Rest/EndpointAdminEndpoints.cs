@@ -52,6 +52,11 @@ internal static class EndpointAdminEndpoints
             }
 
             RequireServable(lifecycle.Catalog, defined.Split);
+            if (defined.Shadow is { } shadow && lifecycle.Catalog.Find(shadow.Model, shadow.Version.Length == 0 ? null : shadow.Version, out InferenceError? noShadow) is null)
+            {
+                throw RegistryException.NotFound($"the shadow cannot serve: {noShadow!.Message}");
+            }
+
             string actor = context.Request.Headers[AdminEndpoints.ActorHeader].ToString() is { Length: > 0 } given ? given : "api";
             await lifecycle.Registry.SetEndpointAsync(endpoint, EndpointDefinition.ToJson(defined), actor, context.RequestAborted);
             table.Experiments.Reset(endpoint); // a redefined endpoint starts its experiment afresh
@@ -97,5 +102,21 @@ internal static class EndpointAdminEndpoints
         }
 
         w.WriteEndArray();
+        if (endpoint.Shadow is { } shadow)
+        {
+            ShadowTally.Snapshot figures = table.Shadows.Figures(name);
+            w.WriteStartObject("shadow");
+            w.WriteString("model", shadow.Model);
+            w.WriteString("version", shadow.Version);
+            w.WriteNumber("percent", shadow.Percent);
+            w.WriteNumber("compared", figures.Compared);
+            w.WriteNumber("agreement_rate", figures.AgreementRate);
+            w.WriteNumber("mean_absolute_difference", figures.MeanAbsoluteDifference);
+            w.WriteNumber("failed", figures.Failed);
+            w.WriteNumber("dropped", figures.Dropped);
+            w.WriteNumber("primary_mean_ms", figures.PrimaryMeanMs);
+            w.WriteNumber("shadow_mean_ms", figures.ShadowMeanMs);
+            w.WriteEndObject();
+        }
     }
 }

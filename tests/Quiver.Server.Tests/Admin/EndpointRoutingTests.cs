@@ -110,6 +110,52 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Shadow_GetsACopyOfTheRequests_ClientsOnlyEverSeeThePrimary_AndTheComparisonIsRecorded()
+    {
+        Assert.Equal(200, (await PutEndpointAsync("mirrored", """
+            {"variants": [{"name": "main", "model": "scorer", "version": "1", "weight": 100}],
+             "shadow": {"model": "scorer", "version": "2", "percent": 100}}
+            """)).Status);
+        Assert.Equal(200, (await PutEndpointAsync("twin", """
+            {"variants": [{"name": "main", "model": "scorer", "version": "1", "weight": 100}],
+             "shadow": {"model": "scorer", "version": "1", "percent": 100}}
+            """)).Status);
+
+        for (int i = 0; i < 30; i++)
+        {
+            Assert.Equal(11f, (await InferAsync("mirrored")).Output); // version 1 answers; version 2 would say 12
+            await InferAsync("twin");
+        }
+
+        async Task<JsonNode> ShadowOfAsync(string endpoint)
+        {
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                JsonNode shadow = (await _server.GetAsync($"/v2/admin/endpoints/{endpoint}")).Body!["shadow"]!;
+                if ((long)shadow["compared"]! + (long)shadow["dropped"]! == 30)
+                {
+                    return shadow;
+                }
+
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"shadow of {endpoint} after 30 s: {shadow.ToJsonString()}");
+                await Task.Delay(50);
+            }
+        }
+
+        JsonNode different = await ShadowOfAsync("mirrored");
+        Assert.True((long)different["compared"]! > 0);
+        Assert.Equal(0, (double)different["agreement_rate"]!);
+        Assert.Equal(1, (double)different["mean_absolute_difference"]!, 1e-6); // 12 - 11 on every compared request
+        JsonNode same = await ShadowOfAsync("twin");
+        Assert.Equal(1, (double)same["agreement_rate"]!);
+        Assert.Equal(0, (double)same["mean_absolute_difference"]!);
+
+        Assert.Equal(404, (await PutEndpointAsync("ghostly", """{"variants": [{"name": "main", "model": "scorer", "version": "1", "weight": 100}], "shadow": {"model": "scorer", "version": "7", "percent": 10}}""")).Status);
+        Assert.Equal(400, (await PutEndpointAsync("ghostly", """{"variants": [{"name": "main", "model": "scorer", "version": "1", "weight": 100}], "shadow": {"model": "scorer", "version": "2", "percent": 0}}""")).Status);
+    }
+
+    [Fact]
     public async Task HugeRoutingKey_Is400_AndDeletedEndpointsStopRouting()
     {
         Assert.Equal(200, (await PutEndpointAsync("solo", """{"variants": [{"name": "only", "model": "scorer", "version": "1", "weight": 100}]}""")).Status);
