@@ -64,7 +64,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         Routing.Variant variant;
         try
         {
-            variant = table.Route(request.ModelName, endpoint.Split, key);
+            variant = table.Route(request.ModelName, endpoint, key);
         }
         catch (ArgumentException e)
         {

@@ -28,10 +28,12 @@ public sealed class EndpointTable
     public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServingEndpoint? endpoint) =>
         _endpoints.TryGetValue(name, out endpoint);
 
-    /// <summary>Picks a variant and counts it.</summary>
-    public Variant Route(string endpoint, VariantSplit split, string? routingKey)
+    /// <summary>Picks a variant and counts it: by Thompson sampling for a bandit's unkeyed requests, else by the split.</summary>
+    public Variant Route(string endpoint, ServingEndpoint definition, string? routingKey)
     {
-        Variant variant = split.Pick(routingKey);
+        Variant variant = definition.Experiment is { Bandit: true } && routingKey is null
+            ? Thompson(endpoint, definition.Split)
+            : definition.Split.Pick(routingKey);
         _routed.AddOrUpdate((endpoint, variant.Name), 1, (_, count) => count + 1);
         return variant;
     }
@@ -47,6 +49,25 @@ public sealed class EndpointTable
     /// <summary>A variant's window so far, left running.</summary>
     public VariantWindow.Snapshot PeekWindow(string endpoint, string variant) =>
         _windows.TryGetValue((endpoint, variant), out VariantWindow? window) ? window.Take() : new VariantWindow().Take();
+
+    // Each variant's conversion rate is drawn from its Beta posterior (uniform prior); the highest draw serves.
+    private Variant Thompson(string endpoint, VariantSplit split)
+    {
+        Variant best = split.Variants[0];
+        double bestDraw = -1;
+        foreach (Variant variant in split.Variants.Where(v => v.Weight > 0))
+        {
+            Statistics.SampleSummary outcomes = Experiments.Summary(endpoint, variant.Name).Outcomes;
+            double conversions = Math.Round(outcomes.Mean * outcomes.Count);
+            double draw = Statistics.BetaSampler.Next(Random.Shared, 1 + conversions, 1 + outcomes.Count - conversions);
+            if (draw > bestDraw)
+            {
+                (best, bestDraw) = (variant, draw);
+            }
+        }
+
+        return best;
+    }
 
     /// <summary>Requests routed to a variant of an endpoint by this server.</summary>
     public long RoutedTo(string endpoint, string variant) => _routed.GetValueOrDefault((endpoint, variant));

@@ -5,9 +5,10 @@ namespace Quiver.Core.Routing;
 /// planned sample size per variant for the fixed-horizon readout, the significance level, and τ² for the sequential
 /// test (about the square of the smallest effect worth finding; by default 0.05² for conversions, 1 for numbers).
 /// The first variant is the control every other is compared with; <see cref="HigherIsBetter"/> is false for an error.
+/// With <see cref="Bandit"/>, requests without a routing key go by Thompson sampling instead of the weights.
 /// </summary>
 public sealed record ExperimentSpec(string Metric, long MinimumSamples, double Alpha = 0.05, double? MixtureVariance = null,
-    bool HigherIsBetter = true)
+    bool HigherIsBetter = true, bool Bandit = false)
 {
     public const string Binary = "binary";
     public const string Numeric = "numeric";
@@ -36,6 +37,11 @@ public sealed record ExperimentSpec(string Metric, long MinimumSamples, double A
         if (spec.MixtureVariance is <= 0)
         {
             throw new ArgumentException("experiment mixture_variance must be positive.");
+        }
+
+        if (spec.Bandit && spec.Metric != Binary)
+        {
+            throw new ArgumentException("bandit routing (Thompson sampling) needs the binary metric.");
         }
 
         if (split.Variants.Count < 2)
