@@ -22,8 +22,14 @@ public readonly record struct InferResult(InferenceResponse? Response, Inference
 /// <see cref="InferResult.Error"/> to their own status codes.
 /// </summary>
 public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache = null, InferenceMetrics? metrics = null,
-    Monitoring.Payloads.PayloadLog? payloads = null)
+    Monitoring.Payloads.PayloadLog? payloads = null, Routing.EndpointTable? endpoints = null)
 {
+    /// <summary>The request parameter holding a routing key; REST's X-Quiver-Routing-Key header is copied into it.</summary>
+    public const string RoutingKeyParameter = "routing_key";
+
+    /// <summary>The response parameter naming the variant of an endpoint that served the request.</summary>
+    public const string VariantParameter = "variant";
+
     /// <summary>The models this service runs.</summary>
     public ModelCatalog Catalog { get; } = catalog;
 
@@ -32,6 +38,75 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
 
     /// <summary>Runs one request.</summary>
     public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
+    {
+        // A request naming an endpoint without a version is routed to one of its variants; explicit versions bypass routing.
+        if (endpoints is not null && string.IsNullOrEmpty(request.ModelVersion) && endpoints.TryGet(request.ModelName, out Routing.ServingEndpoint? endpoint))
+        {
+            return await RouteAsync(request, endpoint, endpoints, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await InferWithRetryAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<InferResult> RouteAsync(InferenceRequest request, Routing.ServingEndpoint endpoint, Routing.EndpointTable table,
+        CancellationToken cancellationToken)
+    {
+        string? key = null;
+        if (request.Parameters.TryGetValue(RoutingKeyParameter, out object? given))
+        {
+            key = given as string ?? (given is bool ? null : Convert.ToString(given, System.Globalization.CultureInfo.InvariantCulture));
+            if (key is null)
+            {
+                return new InferenceError(ErrorKind.InvalidArgument, $"the '{RoutingKeyParameter}' parameter must be a string or a number.");
+            }
+        }
+
+        Routing.Variant variant;
+        try
+        {
+            variant = table.Route(request.ModelName, endpoint, key);
+        }
+        catch (ArgumentException e)
+        {
+            return new InferenceError(ErrorKind.InvalidArgument, e.Message);
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        InferResult result = await InferWithRetryAsync(
+            request with { ModelName = variant.Model, ModelVersion = variant.Version.Length == 0 ? null : variant.Version }, cancellationToken)
+            .ConfigureAwait(false);
+        TimeSpan latency = Stopwatch.GetElapsedTime(started);
+        table.RecordOutcome(request.ModelName, variant.Name, result.Error is null, latency);
+        if (result.Response is not { } response)
+        {
+            return result;
+        }
+
+        if (endpoint.Shadow is { } shadow)
+        {
+            table.Shadows.MaybeMirror(request.ModelName, shadow, request, response, latency, InferWithRetryAsync);
+        }
+
+        var parameters = new Dictionary<string, object>(response.Parameters.Count + 1);
+        foreach ((string name, object value) in response.Parameters)
+        {
+            parameters[name] = value;
+        }
+
+        parameters[VariantParameter] = variant.Name;
+
+        // An experiment's request is remembered under its id (one is made up when the client sent none), for feedback.
+        string? id = response.Id;
+        if (endpoint.Experiment is not null)
+        {
+            id ??= Guid.NewGuid().ToString("N");
+            table.Experiments.Assign(id, request.ModelName, variant.Name, DateTimeOffset.UtcNow);
+        }
+
+        return response with { ModelName = request.ModelName, Id = id, Parameters = new Parameters(parameters) };
+    }
+
+    private async ValueTask<InferResult> InferWithRetryAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
         try
         {

@@ -15,6 +15,7 @@ using Quiver.Core;
 using Quiver.Core.Caching;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Registry;
+using Quiver.Core.Routing;
 using Quiver.Core.Storage;
 using Quiver.Core.Models;
 using OpenTelemetry.Exporter;
@@ -61,6 +62,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private IDisposable[] _monitoring = [];
     private PayloadLog? _payloads;
     private DriftNotifier? _driftNotifier;
+    private RolloutController? _rollouts;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -166,12 +168,16 @@ public sealed partial class QuiverServer : IAsyncDisposable
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
         var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,
             Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, "pseudonym.key")));
-        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads);
+        var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
+        app.MapEndpointAdmin(lifecycle, options);
+        app.MapExperiments(lifecycle, options);
+        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
+        app.MapRollouts(rollouts, lifecycle.Endpoints, options);
         app.MapDrift(catalog, options);
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(catalog, latencies, options.CacheBytes > 0, TimeProvider.System);
@@ -185,6 +191,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
         catch (IOException e)
         {
+            await rollouts.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
             await app.DisposeAsync();
@@ -196,6 +203,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, latencies, metrics],
             _payloads = payloads,
+            _rollouts = rollouts,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
@@ -215,6 +223,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         if (_driftNotifier is not null)
         {
             await _driftNotifier.DisposeAsync();
+        }
+
+        if (_rollouts is not null)
+        {
+            await _rollouts.DisposeAsync();
         }
 
         await StopLifecycleAsync(Lifecycle);

@@ -35,6 +35,9 @@ public sealed record QuiverServerOptions
     /// <summary>How often drift states are checked for the webhook. Defaults to 10 s.</summary>
     public TimeSpan DriftCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often the canary controller checks the rollouts this server owns. Defaults to 1 s.</summary>
+    public TimeSpan RolloutCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A payload log file larger than this is rotated. Defaults to 64 MiB; five rotated files are kept per model.</summary>
     public long PayloadLogMaxFileBytes { get; init; } = 64L * 1024 * 1024;
 

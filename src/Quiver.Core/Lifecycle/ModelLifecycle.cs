@@ -59,6 +59,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// <summary>Registers pushed versions.</summary>
     public ModelPublisher Publisher { get; }
 
+    /// <summary>The endpoints this server routes, as the registry defines them.</summary>
+    public Routing.EndpointTable Endpoints { get; } = new();
+
     /// <summary>This server's replica name.</summary>
     public string Replica => _settings.Replica;
 
@@ -76,9 +79,10 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     }
 
     /// <summary>
-    /// Brings one model (or all) in line with the registry now. Registry outages are logged and leave serving as it is.
+    /// Brings one model (or all) in line with the registry now. Registry outages are logged and leave serving as it
+    /// is; the result is false then, so a caller following the registry tries again.
     /// </summary>
-    public async Task ReconcileAsync(string? model, CancellationToken cancellationToken)
+    public async Task<bool> ReconcileAsync(string? model, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
@@ -91,15 +95,52 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             {
                 await ReconcileModelAsync(name, cancellationToken);
             }
+
+            if (model is null)
+            {
+                await RefreshEndpointsAsync(cancellationToken);
+            }
+
+            return true;
         }
         catch (RegistryException e) when (e.Kind == RegistryErrorKind.Unavailable)
         {
             Log.RegistryUnavailable(_logger, e.Message);
+            return false;
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>Reads the endpoint definitions again; one that no longer parses is skipped and logged.</summary>
+    public async Task RefreshEndpointsAsync(CancellationToken cancellationToken)
+    {
+        var splits = new Dictionary<string, Routing.ServingEndpoint>(StringComparer.Ordinal);
+        foreach ((string name, string definition) in await _registry.GetEndpointsAsync(cancellationToken))
+        {
+            try
+            {
+                splits[name] = Routing.EndpointDefinition.Parse(name, definition);
+            }
+            catch (ArgumentException e)
+            {
+                Log.EndpointUnusable(_logger, name, e.Message);
+            }
+        }
+
+        // A model's running or paused canary rollout splits its unversioned requests between baseline and candidate.
+        foreach ((string model, string state) in await _registry.GetRolloutsAsync(cancellationToken))
+        {
+            Routing.Rollout rollout = Routing.Rollout.Parse(state);
+            if (rollout.Routes)
+            {
+                splits[model] = rollout.ToEndpoint();
+            }
+        }
+
+        Endpoints.Replace(splits);
     }
 
     /// <summary>
@@ -337,7 +378,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             ModelCatalog.LogConfigWarnings(_logger, version.Model, resolved.Triton);
             artifact = await _vault.ReadAsync(version, cancellationToken);
         }
-        catch (Exception e) when (e is ModelConfigException or ArtifactException or RegistryException or IOException)
+        // An unreachable registry (fetching a replica's copy of the artifact) is not the version's fault: it propagates,
+        // and the change is applied again once the registry answers, instead of marking the version failed.
+        catch (Exception e) when (e is ModelConfigException or ArtifactException or RegistryException { Kind: not RegistryErrorKind.Unavailable } or IOException)
         {
             Log.VersionUnloadable(_logger, version.Model, version.Version, e.Message);
             return new ModelVersionStatus(version.Model, version.Version, ModelState.Failed, e.Message, null);
@@ -391,8 +434,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             {
                 await foreach (long next in _registry.WatchAsync(revision, _settings.RegistryPollInterval, cancellationToken))
                 {
+                    // A revision counts as followed only once applied; otherwise it is watched for again after a pause.
+                    if (!await ReconcileAsync(null, cancellationToken))
+                    {
+                        break;
+                    }
+
                     revision = next;
-                    await ReconcileAsync(null, cancellationToken);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -402,7 +450,15 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             catch (Exception e) when (e is RegistryException or IOException or InvalidOperationException)
             {
                 Log.FollowFailed(_logger, e.Message);
+            }
+
+            try
+            {
                 await Task.Delay(_settings.RegistryPollInterval, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }
@@ -462,6 +518,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
 
         [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "Following the registry failed, retrying: {Error}")]
         public static partial void FollowFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 114, Level = LogLevel.Error, Message = "Endpoint {Endpoint} is not routed: {Error}")]
+        public static partial void EndpointUnusable(ILogger logger, string endpoint, string error);
 
         [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Scanning the model repository failed: {Error}")]
         public static partial void RepositoryScanFailed(ILogger logger, string error);

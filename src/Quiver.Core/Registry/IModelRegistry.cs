@@ -34,6 +34,21 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>What every replica last reported for a model's versions, by replica then version.</summary>
     Task<IReadOnlyList<ReplicaVersionState>> GetReplicaStatesAsync(string model, CancellationToken cancellationToken = default);
 
+    /// <summary>Creates or replaces an endpoint's definition (its variants and weights, as JSON); replicas follow it.</summary>
+    Task SetEndpointAsync(string name, string definitionJson, string changedBy, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an endpoint; <see cref="RegistryErrorKind.NotFound"/> when there is none.</summary>
+    Task RemoveEndpointAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every endpoint's definition, by name.</summary>
+    Task<IReadOnlyDictionary<string, string>> GetEndpointsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Creates or replaces a model's rollout state (JSON, owned by the rollout controller); replicas follow it.</summary>
+    Task SetRolloutAsync(string model, string stateJson, CancellationToken cancellationToken = default);
+
+    /// <summary>Every model's latest rollout state, by model.</summary>
+    Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Sets a version's state and reason; retiring goes through the same checks as <see cref="RetireVersionAsync"/>.</summary>
     Task<RegisteredVersion> SetStateAsync(string model, long version, VersionState state, string? reason, CancellationToken cancellationToken = default);
 

@@ -90,5 +90,20 @@ internal static class PostgresSchema
             );
             CREATE INDEX versions_by_artifact ON versions (sha256);
             """),
+        new(3, """
+            CREATE TABLE endpoints (
+                name text PRIMARY KEY,
+                definition text NOT NULL,
+                updated_at timestamptz NOT NULL,
+                updated_by text NOT NULL
+            );
+            """),
+        new(4, """
+            CREATE TABLE rollouts (
+                model text PRIMARY KEY,
+                state text NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            """),
     ];
 }

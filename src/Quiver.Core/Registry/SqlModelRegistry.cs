@@ -181,6 +181,56 @@ public abstract partial class SqlModelRegistry : IModelRegistry
             ("model", model)), cancellationToken);
 
     /// <inheritdoc />
+    public Task SetEndpointAsync(string name, string definitionJson, string changedBy, CancellationToken cancellationToken = default)
+    {
+        RegistryNames.RequireModelName(name);
+        return WriteAsync(async session =>
+        {
+            await session.ExecuteAsync(
+                "INSERT INTO endpoints (name, definition, updated_at, updated_by) VALUES (@name, @definition, @now, @by) " +
+                "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                ("name", name), ("definition", definitionJson), ("now", UtcNow()), ("by", changedBy));
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SetRolloutAsync(string model, string stateJson, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            await RequireModelAsync(session, model);
+            await session.ExecuteAsync(
+                "INSERT INTO rollouts (model, state, updated_at) VALUES (@model, @state, @now) " +
+                "ON CONFLICT (model) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                ("model", model), ("state", stateJson), ("now", UtcNow()));
+            return 0;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyDictionary<string, string>>(async session => (await session.QueryAsync(
+            "SELECT model, state FROM rollouts", r => (r.GetString(0), r.GetString(1)))).ToDictionary(e => e.Item1, e => e.Item2),
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task RemoveEndpointAsync(string name, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            if (await session.ExecuteAsync("DELETE FROM endpoints WHERE name = @name", ("name", name)) == 0)
+            {
+                throw RegistryException.NotFound($"endpoint '{name}' does not exist.");
+            }
+
+            return 0;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, string>> GetEndpointsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyDictionary<string, string>>(async session => (await session.QueryAsync(
+            "SELECT name, definition FROM endpoints", r => (r.GetString(0), r.GetString(1)))).ToDictionary(e => e.Item1, e => e.Item2),
+            cancellationToken);
+
+    /// <inheritdoc />
     public Task<RegisteredVersion> SetStateAsync(
         string model, long version, VersionState state, string? reason, CancellationToken cancellationToken = default)
     {

@@ -75,5 +75,20 @@ internal static class SqliteSchema
             );
             CREATE INDEX versions_by_artifact ON versions (sha256);
             """),
+        new(3, """
+            CREATE TABLE endpoints (
+                name TEXT PRIMARY KEY,
+                definition TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                updated_by TEXT NOT NULL
+            );
+            """),
+        new(4, """
+            CREATE TABLE rollouts (
+                model TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

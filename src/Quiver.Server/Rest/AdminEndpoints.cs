@@ -162,11 +162,80 @@ internal static class AdminEndpoints
             await WriteAsync(context, 200, w => WriteVersionProperties(w, retired, aliases));
         });
 
+        // Blue-green: the new version takes all traffic at once while the old one stays loaded and warm behind the
+        // "standby" alias (alias targets are always loaded), for an instant rollback until finalize.
+        routes.MapPost("/v2/admin/models/{model}/bluegreen", async (HttpContext context, string model) =>
+        {
+            long version = await ReadVersionFieldAsync(context, options);
+            await RequireModelAsync(registry, model, context.RequestAborted);
+            string number = version.ToString(CultureInfo.InvariantCulture);
+            if (lifecycle.Catalog.Find(model, number, out Quiver.Core.Tensors.InferenceError? notReady) is null)
+            {
+                throw notReady!.Kind == Quiver.Core.Tensors.ErrorKind.NotFound
+                    ? RegistryException.NotFound(notReady.Message)
+                    : RegistryException.Conflict($"version {version} must be loaded and warm before it takes traffic: {notReady.Message}");
+            }
+
+            ServedModel live = lifecycle.Catalog.Find(model, null, out _)
+                ?? throw RegistryException.Conflict($"model '{model}' serves no version to keep as the standby.");
+            if (live.Version == version)
+            {
+                throw RegistryException.Invalid($"version {version} already takes model '{model}''s traffic.");
+            }
+
+            await registry.SetAliasAsync(model, Standby, live.Version, Actor(context), context.RequestAborted);
+            await registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, version, Actor(context), context.RequestAborted);
+            await WriteBlueGreenAsync(context, lifecycle, model);
+        });
+
+        routes.MapPost("/v2/admin/models/{model}/bluegreen/{action}", async (HttpContext context, string model, string action) =>
+        {
+            if (action is not ("rollback" or "finalize"))
+            {
+                throw RegistryException.Invalid($"unknown blue-green action '{action}': use rollback or finalize.");
+            }
+
+            await RequireModelAsync(registry, model, context.RequestAborted);
+            IReadOnlyDictionary<string, long> aliases = await registry.GetAliasesAsync(model, context.RequestAborted);
+            if (!aliases.TryGetValue(Standby, out long standby) || !aliases.TryGetValue(ModelCatalog.DefaultAlias, out long live))
+            {
+                throw RegistryException.Conflict($"model '{model}' has no blue-green switch in progress (no '{Standby}' alias).");
+            }
+
+            switch (action)
+            {
+                case "rollback":
+                    // The versions swap places, so the switch can be made again just as fast.
+                    await registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, standby, Actor(context), context.RequestAborted);
+                    await registry.SetAliasAsync(model, Standby, live, Actor(context), context.RequestAborted);
+                    break;
+                default:
+                    await registry.RemoveAliasAsync(model, Standby, Actor(context), context.RequestAborted);
+                    break;
+            }
+
+            await WriteBlueGreenAsync(context, lifecycle, model);
+        });
+
         routes.MapGet("/v2/admin/models/{model}/history", async (HttpContext context, string model) =>
         {
             await RequireModelAsync(registry, model, context.RequestAborted);
             IReadOnlyList<AliasChange> history = await registry.GetAliasHistoryAsync(model, null, context.RequestAborted);
             await WriteAsync(context, 200, w => WriteHistory(w, "changes", history));
+        });
+    }
+
+    private const string Standby = "standby";
+
+    private static async Task WriteBlueGreenAsync(HttpContext context, ModelLifecycle lifecycle, string model)
+    {
+        await lifecycle.ReconcileAsync(model, context.RequestAborted);
+        IReadOnlyDictionary<string, long> aliases = await lifecycle.Registry.GetAliasesAsync(model, context.RequestAborted);
+        await WriteAsync(context, 200, w =>
+        {
+            w.WriteString("model", model);
+            WriteNullableNumber(w, "live", aliases.TryGetValue(ModelCatalog.DefaultAlias, out long live) ? live : null);
+            WriteNullableNumber(w, "standby", aliases.TryGetValue(Standby, out long standby) ? standby : null);
         });
     }
 
@@ -331,7 +400,8 @@ internal static class AdminEndpoints
         }
     }
 
-    private static Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> writeProperties) =>
+    /// <summary>Writes one JSON object whose properties <paramref name="writeProperties"/> writes.</summary>
+    internal static Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> writeProperties) =>
         V2Endpoints.WriteJsonAsync(context, status, buffer =>
         {
             using var w = new Utf8JsonWriter(buffer);

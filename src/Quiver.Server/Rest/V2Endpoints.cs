@@ -14,6 +14,12 @@ internal static class V2Endpoints
     /// <summary>Protocol extensions this server implements, reported by GET /v2.</summary>
     public static readonly string[] Extensions = ["classification", "binary_tensor_data", "statistics", "model_repository", "model_configuration"];
 
+    /// <summary>The request header carrying a routing key for an endpoint's sticky split.</summary>
+    public const string RoutingKeyHeader = "X-Quiver-Routing-Key";
+
+    /// <summary>The response header naming the endpoint variant that served a request.</summary>
+    public const string VariantHeader = "X-Quiver-Variant";
+
     public static void MapV2(this IEndpointRouteBuilder routes, InferenceService service, QuiverServerOptions options)
     {
         ModelCatalog catalog = service.Catalog;
@@ -51,7 +57,21 @@ internal static class V2Endpoints
             ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version)
             : InferenceJson.ReadRequest(body.Span, model, version);
 
+        // The routing key of an endpoint's sticky split may come as a header instead of a parameter.
+        if (context.Request.Headers[RoutingKeyHeader].ToString() is { Length: > 0 } routingKey
+            && !request.Parameters.ContainsKey(InferenceService.RoutingKeyParameter))
+        {
+            var parameters = request.Parameters.ToDictionary(p => p.Key, p => p.Value);
+            parameters[InferenceService.RoutingKeyParameter] = routingKey;
+            request = request with { Parameters = new Parameters(parameters) };
+        }
+
         InferResult result = await service.InferAsync(request, context.RequestAborted);
+        if (result.Response?.Parameters.TryGetValue(InferenceService.VariantParameter, out object? variant) == true)
+        {
+            context.Response.Headers[VariantHeader] = (string)variant;
+        }
+
         if (result.Error is { } error)
         {
             if (error.Kind == ErrorKind.QueueFull)

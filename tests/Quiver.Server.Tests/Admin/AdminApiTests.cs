@@ -209,6 +209,36 @@ public sealed class AdminApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BlueGreen_SwitchesAtOnce_KeepsTheOldVersionWarmForRollback_UntilFinalize()
+    {
+        // With "latest 1" only the newest version and alias targets are loaded: the standby alias is what keeps version 1 warm.
+        string config = "?config=" + Uri.EscapeDataString("""{"version_policy": {"latest": 1}}""");
+        Assert.Equal(201, (await PushAsync(_server, "bg", Adder(1), config)).Status);
+        Assert.Equal(201, (await PushAsync(_server, "bg", Adder(2), config)).Status);
+        Assert.Equal(200, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/promote", """{"version": 1}""")).Status);
+
+        var (switched, state) = await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen", """{"version": 2}""");
+        Assert.Equal(200, switched);
+        Assert.Equal((2L, 1L), ((long)state!["live"]!, (long)state["standby"]!));
+        Assert.Equal(3f, await InferOneAsync(_server, "bg", 1));
+        Assert.Equal(200, (await _server.GetAsync("/v2/models/bg/versions/1/ready")).Status);
+
+        Assert.Equal(200, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen/rollback")).Status);
+        Assert.Equal(2f, await InferOneAsync(_server, "bg", 1));
+        Assert.Equal(200, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen/rollback")).Status);
+        Assert.Equal(3f, await InferOneAsync(_server, "bg", 1));
+
+        var (finalized, after) = await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen/finalize");
+        Assert.Equal(200, finalized);
+        Assert.Null(after!["standby"]);
+        Assert.Equal(404, (await _server.GetAsync("/v2/models/bg/versions/1/ready")).Status); // released
+        Assert.Equal(409, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen/rollback")).Status);
+        Assert.Equal(404, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen", """{"version": 9}""")).Status);
+        Assert.Equal(400, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen", """{"version": 2}""")).Status);
+        Assert.Equal(400, (await SendAsync(HttpMethod.Post, "/v2/admin/models/bg/bluegreen/sideways")).Status);
+    }
+
+    [Fact]
     public async Task Rollback_WithNoEarlierVersion_Is409_AndTheAliasStays()
     {
         Assert.Equal(201, (await PushAsync(_server, "once", Adder(1))).Status);

@@ -1,0 +1,238 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Quiver.Core.Lifecycle;
+using Quiver.Core.Models;
+using Quiver.Core.Registry;
+
+namespace Quiver.Core.Routing;
+
+/// <summary>
+/// Drives the canary rollouts this server owns: at the end of each step it compares the candidate with the baseline
+/// over the step's requests and advances, promotes (after the last step) or rolls back, recording each decision with
+/// its numbers. It only changes the split; requests are never failed by it.
+/// </summary>
+public sealed partial class RolloutController : IAsyncDisposable
+{
+    private readonly ModelLifecycle _lifecycle;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
+
+    public RolloutController(ModelLifecycle lifecycle, TimeSpan tick, ILogger logger)
+    {
+        _lifecycle = lifecycle;
+        _logger = logger;
+        _loop = Task.Run(() => RunAsync(tick));
+    }
+
+    /// <summary>Every rollout's current state, by model.</summary>
+    public async Task<IReadOnlyDictionary<string, Rollout>> ReadAsync(CancellationToken cancellationToken) =>
+        (await _lifecycle.Registry.GetRolloutsAsync(cancellationToken)).ToDictionary(r => r.Key, r => Rollout.Parse(r.Value));
+
+    /// <summary>Starts a rollout owned by this server; refuses a second one on the model and versions that cannot serve.</summary>
+    public async Task<Rollout> StartAsync(string model, long candidate, int[] steps, double intervalSeconds, double maxErrorRate,
+        double maxP99LatencyRatio, int minimumRequests, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Rollout.Check(steps, intervalSeconds, maxErrorRate, maxP99LatencyRatio, minimumRequests);
+        }
+        catch (ArgumentException e)
+        {
+            throw RegistryException.Invalid(e.Message);
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if ((await ReadAsync(cancellationToken)).TryGetValue(model, out Rollout? existing) && existing.Routes)
+            {
+                throw RegistryException.Conflict($"model '{model}' already has a {existing.State} rollout to version {existing.Candidate}; abort or finish it first.");
+            }
+
+            if (_lifecycle.Endpoints.Endpoints.ContainsKey(model))
+            {
+                throw RegistryException.Conflict($"an endpoint named '{model}' already routes this model's requests; remove it before a rollout.");
+            }
+
+            ServedModel baseline = _lifecycle.Catalog.Find(model, null, out Tensors.InferenceError? noBaseline)
+                ?? throw RegistryException.NotFound($"model '{model}' has no serving version to roll out from: {noBaseline!.Message}");
+            string version = candidate.ToString(CultureInfo.InvariantCulture);
+            if (_lifecycle.Catalog.Find(model, version, out Tensors.InferenceError? notReady) is null)
+            {
+                throw notReady!.Kind == Tensors.ErrorKind.NotFound
+                    ? RegistryException.NotFound(notReady.Message)
+                    : RegistryException.Conflict($"candidate version {candidate} cannot serve: {notReady.Message}");
+            }
+
+            if (baseline.Version == candidate)
+            {
+                throw RegistryException.Invalid($"version {candidate} already serves model '{model}'; roll out another version.");
+            }
+
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            var rollout = new Rollout
+            {
+                Model = model, Baseline = baseline.Version, Candidate = candidate, Steps = steps, IntervalSeconds = intervalSeconds,
+                MaxErrorRate = maxErrorRate, MaxP99LatencyRatio = maxP99LatencyRatio, MinimumRequests = minimumRequests,
+                Owner = _lifecycle.Replica, StepStartedAt = now,
+            }.With("start", $"{steps[0]}% of requests to version {candidate}, the rest to version {baseline.Version}", now);
+            await SaveAsync(rollout, cancellationToken);
+            return rollout;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A manual action: <c>pause</c> (hold the split), <c>resume</c> (restart the step here, taking ownership),
+    /// <c>abort</c> (all traffic back to the baseline) or <c>promote</c> (the candidate becomes production now).
+    /// </summary>
+    public async Task<Rollout> ActAsync(string model, string action, string actor, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            Rollout rollout = (await ReadAsync(cancellationToken)).GetValueOrDefault(model)
+                ?? throw RegistryException.NotFound($"model '{model}' has no rollout.");
+            if (!rollout.Routes)
+            {
+                throw RegistryException.Conflict($"the rollout of model '{model}' is {rollout.State}; start a new one.");
+            }
+
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            string reason = $"by {actor}";
+            Rollout next = action switch
+            {
+                "pause" when rollout.State == Rollout.Paused => throw RegistryException.Conflict("the rollout is already paused."),
+                "pause" => rollout with { State = Rollout.Paused },
+                "resume" when rollout.State == Rollout.Running => throw RegistryException.Conflict("the rollout is already running."),
+                "resume" => rollout with { State = Rollout.Running, Owner = _lifecycle.Replica, StepStartedAt = now },
+                "abort" => rollout with { State = Rollout.Aborted },
+                "promote" => rollout with { State = Rollout.Promoted },
+                _ => throw RegistryException.Invalid($"unknown action '{action}': use pause, resume, abort or promote."),
+            };
+            if (action == "resume")
+            {
+                TakeWindows(model); // the step starts afresh
+            }
+
+            return await FinishAsync(next.With(action, reason, now), cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _loop;
+        _stopping.Dispose();
+        _gate.Dispose();
+    }
+
+    private async Task RunAsync(TimeSpan tick)
+    {
+        using var timer = new PeriodicTimer(tick);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                await _gate.WaitAsync(_stopping.Token);
+                try
+                {
+                    foreach (Rollout rollout in (await ReadAsync(_stopping.Token)).Values)
+                    {
+                        if (rollout.State == Rollout.Running && rollout.Owner == _lifecycle.Replica
+                            && DateTimeOffset.UtcNow - rollout.StepStartedAt >= TimeSpan.FromSeconds(rollout.IntervalSeconds))
+                        {
+                            await JudgeStepAsync(rollout, _stopping.Token);
+                        }
+                    }
+                }
+                catch (RegistryException e)
+                {
+                    Log.ControllerFailed(_logger, e.Message);
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task JudgeStepAsync(Rollout rollout, CancellationToken cancellationToken)
+    {
+        // Too little evidence to judge: the step goes on until the candidate has had enough requests.
+        if (_lifecycle.Endpoints.PeekWindow(rollout.Model, "candidate").Requests < rollout.MinimumRequests)
+        {
+            return;
+        }
+
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        (VariantWindow.Snapshot baseline, VariantWindow.Snapshot candidate) = TakeWindows(rollout.Model);
+        string numbers = $"candidate {candidate.Requests} requests, error rate {candidate.ErrorRate:P2}, p99 {candidate.P99Milliseconds:F2} ms; " +
+            $"baseline {baseline.Requests} requests, error rate {baseline.ErrorRate:P2}, p99 {baseline.P99Milliseconds:F2} ms";
+        double ratio = baseline.P99Milliseconds > 0 ? candidate.P99Milliseconds / baseline.P99Milliseconds : 1;
+        if (candidate.ErrorRate > rollout.MaxErrorRate)
+        {
+            await FinishAsync(rollout.With("rollback", $"error rate {candidate.ErrorRate:P2} above {rollout.MaxErrorRate:P2} ({numbers})", now)
+                with { State = Rollout.RolledBack }, cancellationToken);
+        }
+        else if (baseline.Requests >= rollout.MinimumRequests && ratio > rollout.MaxP99LatencyRatio)
+        {
+            await FinishAsync(rollout.With("rollback", $"p99 latency {ratio:F2}× the baseline's, above {rollout.MaxP99LatencyRatio:F2}× ({numbers})", now)
+                with { State = Rollout.RolledBack }, cancellationToken);
+        }
+        else if (rollout.StepIndex == rollout.Steps.Length - 1)
+        {
+            await FinishAsync(rollout.With("promote", $"healthy at 100% ({numbers})", now) with { State = Rollout.Promoted }, cancellationToken);
+        }
+        else
+        {
+            Rollout next = rollout with { StepIndex = rollout.StepIndex + 1, StepStartedAt = now };
+            await SaveAsync(next.With("advance", $"to {next.CandidateWeight}%: healthy at {rollout.CandidateWeight}% ({numbers})", now), cancellationToken);
+        }
+    }
+
+    private (VariantWindow.Snapshot Baseline, VariantWindow.Snapshot Candidate) TakeWindows(string model) =>
+        (_lifecycle.Endpoints.TakeWindow(model, "baseline"), _lifecycle.Endpoints.TakeWindow(model, "candidate"));
+
+    // A promoted candidate becomes the model's production version before the split goes away, so no request falls in between.
+    private async Task<Rollout> FinishAsync(Rollout rollout, CancellationToken cancellationToken)
+    {
+        if (rollout.State == Rollout.Promoted)
+        {
+            await _lifecycle.Registry.SetAliasAsync(rollout.Model, ModelCatalog.DefaultAlias, rollout.Candidate, $"rollout by {rollout.Owner}", cancellationToken);
+            await _lifecycle.ReconcileAsync(rollout.Model, cancellationToken);
+        }
+
+        await SaveAsync(rollout, cancellationToken);
+        Log.Transition(_logger, rollout.Model, rollout.History[^1].Action, rollout.History[^1].Reason);
+        return rollout;
+    }
+
+    private async Task SaveAsync(Rollout rollout, CancellationToken cancellationToken)
+    {
+        await _lifecycle.Registry.SetRolloutAsync(rollout.Model, rollout.ToJson(), cancellationToken);
+        await _lifecycle.RefreshEndpointsAsync(cancellationToken);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Rollout of {Model}: {Action}, {Reason}")]
+        public static partial void Transition(ILogger logger, string model, string action, string reason);
+
+        [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Rollout controller could not reach the registry: {Error}")]
+        public static partial void ControllerFailed(ILogger logger, string error);
+    }
+}
