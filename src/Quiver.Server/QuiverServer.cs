@@ -180,7 +180,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapRollouts(rollouts, lifecycle.Endpoints, options);
         app.MapDrift(catalog, options);
         var latencies = new LatencyHistograms(metrics.Meter);
-        app.MapDashboard(catalog, latencies, options.CacheBytes > 0, TimeProvider.System);
+        app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
+            TimeProvider.System);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Quiver.Core.Models;
 using Quiver.Server.Rest;
 
 namespace Quiver.Server.Dashboard;
@@ -20,19 +19,18 @@ internal static class DashboardEndpoints
     private const string ContentSecurityPolicy =
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-    public static void MapDashboard(this IEndpointRouteBuilder routes, ModelCatalog catalog, LatencyHistograms latencies,
-        bool cacheOn, TimeProvider time)
+    public static void MapDashboard(this IEndpointRouteBuilder routes, DashboardSources sources, TimeProvider time)
     {
         var sampler = new DashboardSampler(time);
         long started = time.GetTimestamp();
         DashboardAssets assets = DashboardAssets.Load();
 
-        routes.MapGet(ApiPath, (HttpContext context) =>
+        routes.MapGet(ApiPath, async (HttpContext context) =>
         {
-            DashboardView view = sampler.Observe(DashboardReading.Read(catalog, latencies, cacheOn, sampler.Timestamp()));
+            DashboardReading reading = await DashboardReading.ReadAsync(sources, sampler.Timestamp(), context.RequestAborted);
+            DashboardView view = sampler.Observe(reading);
             context.Response.Headers.CacheControl = "no-store";
-            return V2Endpoints.WriteJsonAsync(context, StatusCodes.Status200OK,
-                w => DashboardJson.Write(w, view, time.GetElapsedTime(started)));
+            await V2Endpoints.WriteJsonAsync(context, StatusCodes.Status200OK, w => DashboardJson.Write(w, view, time.GetElapsedTime(started)));
         });
         routes.MapGet(ApiPath + "/{**rest}", (HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no dashboard endpoint {context.Request.Path}; the dashboard's data is GET {ApiPath}"));

@@ -2,12 +2,14 @@ using System.Buffers;
 using System.Text.Json;
 using Quiver.Core.Models;
 using Quiver.Core.Monitoring.Drift;
+using Quiver.Core.Routing;
 
 namespace Quiver.Server.Dashboard;
 
 /// <summary>
-/// The dashboard's JSON (<c>GET /v2/admin/dashboard</c>): the server and process, totals, and every model version with
-/// its state, counters, live figures, queue, batch sizes, cache and drift. Counts are cumulative since the version was
+/// The dashboard's JSON (<c>GET /v2/admin/dashboard</c>): the server and process, totals, every model version with
+/// its state, counters, live figures, queue, batch sizes, cache and drift, then endpoints (splits, experiments, shadows)
+/// and rollouts. Counts are cumulative since the version was
 /// loaded, as in <c>/v2/models/stats</c>; rates and percentiles cover <c>window_seconds</c>; null means "not known yet".
 /// </summary>
 internal static class DashboardJson
@@ -67,6 +69,7 @@ internal static class DashboardJson
         }
 
         w.WriteEndArray();
+        WriteTraffic(w, reading.Traffic);
         w.WriteEndObject();
     }
 
@@ -166,6 +169,153 @@ internal static class DashboardJson
         }
 
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    // The same figures as GET /v2/admin/endpoints, /v2/admin/experiments/{e} and /v2/admin/rollouts, trimmed to what the page shows.
+    private static void WriteTraffic(Utf8JsonWriter w, TrafficReading traffic)
+    {
+        w.WriteStartArray("endpoints");
+        foreach (EndpointReading endpoint in traffic.Endpoints)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", endpoint.Name);
+            w.WriteStartArray("variants");
+            foreach (VariantReading variant in endpoint.Variants)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", variant.Variant.Name);
+                w.WriteString("model", variant.Variant.Model);
+                w.WriteString("version", variant.Variant.Version);
+                w.WriteNumber("weight", variant.Variant.Weight);
+                w.WriteNumber("routed", variant.Routed);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            WriteExperiment(w, endpoint.Experiment);
+            if (endpoint is { Shadow: { } shadow, ShadowFigures: { } figures })
+            {
+                w.WriteStartObject("shadow");
+                w.WriteString("model", shadow.Model);
+                w.WriteString("version", shadow.Version);
+                w.WriteNumber("percent", shadow.Percent);
+                w.WriteNumber("compared", figures.Compared);
+                Number(w, "agreement_rate", figures.Compared > 0 ? figures.AgreementRate : null, 4);
+                Number(w, "mean_absolute_difference", figures.Compared > 0 ? figures.MeanAbsoluteDifference : null, 6);
+                w.WriteNumber("failed", figures.Failed);
+                w.WriteNumber("dropped", figures.Dropped);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("shadow");
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("rollouts");
+        foreach (RolloutReading reading in traffic.Rollouts)
+        {
+            Rollout rollout = reading.Rollout;
+            w.WriteStartObject();
+            w.WriteString("model", rollout.Model);
+            w.WriteString("state", rollout.State);
+            w.WriteNumber("baseline", rollout.Baseline);
+            w.WriteNumber("candidate", rollout.Candidate);
+            w.WriteStartArray("steps");
+            foreach (int step in rollout.Steps)
+            {
+                w.WriteNumberValue(step);
+            }
+
+            w.WriteEndArray();
+            w.WriteNumber("step", rollout.StepIndex + 1);
+            w.WriteNumber("candidate_weight", rollout.CandidateWeight);
+            w.WriteNumber("max_error_rate", rollout.MaxErrorRate);
+            w.WriteNumber("max_p99_latency_ratio", rollout.MaxP99LatencyRatio);
+            w.WriteString("step_started_at", rollout.StepStartedAt);
+            WriteStepWindow(w, "baseline_step", reading.Baseline);
+            WriteStepWindow(w, "candidate_step", reading.Candidate);
+            if (rollout.History.Count > 0)
+            {
+                RolloutEvent last = rollout.History[^1];
+                w.WriteStartObject("last_event");
+                w.WriteString("at", last.At);
+                w.WriteString("action", last.Action);
+                w.WriteString("reason", last.Reason);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("last_event");
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteString("rollouts_error", traffic.RolloutsError);
+    }
+
+    private static void WriteExperiment(Utf8JsonWriter w, ExperimentReadout? readout)
+    {
+        if (readout is null)
+        {
+            w.WriteNull("experiment");
+            return;
+        }
+
+        w.WriteStartObject("experiment");
+        w.WriteString("metric", readout.Spec.Metric);
+        w.WriteNumber("minimum_samples", readout.Spec.MinimumSamples);
+        w.WriteString("decision", readout.Decision);
+        w.WriteString("winner", readout.Winner);
+        w.WriteString("reason", readout.Reason);
+        w.WriteStartArray("variants");
+        foreach (VariantReadout variant in readout.Variants)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", variant.Variant.Name);
+            w.WriteNumber("assigned", variant.Assigned);
+            w.WriteNumber("outcomes", variant.Outcomes.Count);
+            Number(w, "mean", variant.Outcomes.Count > 0 ? variant.Outcomes.Mean : null, 6);
+            Number(w, "ci_low", variant.Lower, 6);
+            Number(w, "ci_high", variant.Upper, 6);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("comparisons");
+        foreach (TreatmentComparison comparison in readout.Comparisons)
+        {
+            w.WriteStartObject();
+            w.WriteString("variant", comparison.Variant);
+            w.WriteString("against", readout.Variants[0].Variant.Name);
+            Number(w, "difference", comparison.FixedHorizon.Difference, 6);
+            Number(w, "p_value", comparison.FixedHorizon.PValue, 6);
+            Number(w, "sequential_p_value", comparison.SequentialP, 6);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteStepWindow(Utf8JsonWriter w, string name, VariantWindow.Snapshot? window)
+    {
+        if (window is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+
+        w.WriteStartObject(name);
+        w.WriteNumber("requests", window.Requests);
+        w.WriteNumber("failures", window.Failures);
+        Number(w, "p99_ms", window.Requests > 0 ? window.P99Milliseconds : null, 3);
         w.WriteEndObject();
     }
 

@@ -2,15 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using Quiver.Core.Models;
 using Quiver.Core.Monitoring.Drift;
+using Quiver.Core.Routing;
 
 namespace Quiver.Server.Dashboard;
 
 /// <summary>Everything the dashboard shows, read at one moment: cumulative counters, which the sampler turns into rates.</summary>
-internal sealed record DashboardReading(long Timestamp, ProcessReading Process, IReadOnlyList<ModelReading> Models)
+internal sealed record DashboardReading(long Timestamp, ProcessReading Process, IReadOnlyList<ModelReading> Models, TrafficReading Traffic)
 {
-    /// <summary>Reads the catalog's models (one consistent snapshot of them), their statistics and the process figures.</summary>
-    public static DashboardReading Read(ModelCatalog catalog, LatencyHistograms latencies, bool cacheOn, long timestamp)
+    /// <summary>Reads the catalog's models, their statistics, the process figures and how traffic is routed.</summary>
+    public static async Task<DashboardReading> ReadAsync(DashboardSources sources, long timestamp, CancellationToken cancellationToken)
     {
+        ModelCatalog catalog = sources.Catalog;
         var models = new List<ModelReading>();
         foreach (var (name, versions) in catalog.Index())
         {
@@ -22,16 +24,22 @@ internal sealed record DashboardReading(long Timestamp, ProcessReading Process, 
                 string[] aliasNames = aliases.Where(a => a.Value == status.Version).Select(a => a.Key).Order(StringComparer.Ordinal).ToArray();
                 readings[i] = status.Model is { } model && status.State == ModelState.Ready
                     ? new VersionReading(name, status.Version, status.State, status.Reason, aliasNames,
-                        VersionCounters.Of(model, latencies), model.QueueDepth, cacheOn && model.Config.ResponseCache, model.Drift?.Report())
+                        VersionCounters.Of(model, sources.Latencies), model.QueueDepth, sources.CacheOn && model.Config.ResponseCache,
+                        model.Drift?.Report())
                     : new VersionReading(name, status.Version, status.State, status.Reason, aliasNames, null, 0, false, null);
             }
 
             models.Add(new ModelReading(name, readings));
         }
 
-        return new DashboardReading(timestamp, ProcessReading.Now(), models);
+        TrafficReading traffic = await TrafficReading.ReadAsync(sources.Endpoints, sources.ReadRollouts, cancellationToken);
+        return new DashboardReading(timestamp, ProcessReading.Now(), models, traffic);
     }
 }
+
+/// <summary>What the dashboard reads from: the served models, their latency histograms, the routing table and the rollouts.</summary>
+internal sealed record DashboardSources(ModelCatalog Catalog, LatencyHistograms Latencies, bool CacheOn, EndpointTable Endpoints,
+    Func<CancellationToken, Task<IReadOnlyDictionary<string, Rollout>>> ReadRollouts);
 
 /// <summary>One model and its versions.</summary>
 internal sealed record ModelReading(string Name, IReadOnlyList<VersionReading> Versions);

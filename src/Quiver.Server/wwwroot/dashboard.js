@@ -180,6 +180,85 @@
           el("tbody", null, ...rows)));
   }
 
+  function fraction(x, digits) {
+    return x === null || x === undefined ? "—" : x.toFixed(digits);
+  }
+
+  function stepRow(side, window) {
+    if (!window) return null;
+    return el("tr", { "data-side": side },
+      el("td", null, side),
+      el("td", { className: "num" }, count(window.requests)),
+      el("td", { className: "num" }, count(window.failures)),
+      el("td", { className: "num" }, ms(window.p99_ms)));
+  }
+
+  function rolloutCard(r) {
+    const steps = el("div", { className: "steps" }, ...r.steps.map((weight, i) =>
+      el("span", { className: "step" + (i + 1 < r.step ? " done" : i + 1 === r.step ? " current" : "") }, weight + " %")));
+    return el("div", { className: "card", "data-rollout": r.model },
+      el("h3", null, r.model + " rollout ", el("span", { className: "badge " + r.state, "data-field": "state" }, r.state.replace("_", " "))),
+      el("p", { className: "small" }, "version " + r.baseline + " → " + r.candidate + " · step " + r.step + " of " + r.steps.length +
+        ": " + r.candidate_weight + " % of requests to the candidate"),
+      steps,
+      r.candidate_step
+        ? el("table", null,
+          el("thead", null, el("tr", null, el("th", null, "This step"), el("th", { className: "num" }, "Requests"),
+            el("th", { className: "num" }, "Failed"), el("th", { className: "num" }, "p99"))),
+          el("tbody", null, stepRow("baseline", r.baseline_step), stepRow("candidate", r.candidate_step)))
+        : null,
+      el("p", { className: "small muted" }, "Rolls back above " + (r.max_error_rate * 100).toFixed(1) +
+        " % errors or a p99 over " + r.max_p99_latency_ratio + "× the baseline's."),
+      r.last_event
+        ? el("p", { className: "small muted", "data-field": "last-event" },
+          new Date(r.last_event.at).toLocaleTimeString() + " " + r.last_event.action + ": " + r.last_event.reason)
+        : null);
+  }
+
+  function endpointCard(e) {
+    const routed = e.variants.reduce((sum, v) => sum + v.routed, 0);
+    const readouts = new Map((e.experiment ? e.experiment.variants : []).map((v) => [v.name, v]));
+    const rows = e.variants.map((v) => {
+      const readout = readouts.get(v.name);
+      return el("tr", { "data-variant": v.name },
+        el("td", null, v.name),
+        el("td", null, v.model + (v.version ? " v" + v.version : "")),
+        el("td", { className: "num" }, v.weight + " %"),
+        el("td", { className: "num", "data-field": "routed", "data-value": v.routed },
+          count(v.routed), el("span", { className: "sub" }, routed > 0 ? percent(v.routed / routed) : "")),
+        e.experiment
+          ? el("td", { className: "num" }, readout ? count(readout.outcomes) : "—")
+          : null,
+        e.experiment
+          ? el("td", { className: "num" }, readout && readout.mean !== null ? fraction(readout.mean, 3) : "—",
+            readout && readout.ci_low !== null
+              ? el("span", { className: "sub" }, fraction(readout.ci_low, 3) + " … " + fraction(readout.ci_high, 3))
+              : null)
+          : null);
+    });
+    const x = e.experiment;
+    return el("div", { className: "card", "data-endpoint": e.name },
+      el("h3", null, e.name + " ", el("span", { className: "badge " + (x ? "experiment" : "split") }, x ? "A/B test" : "split")),
+      el("table", null,
+        el("thead", null, el("tr", null, el("th", null, "Variant"), el("th", null, "Serves"), el("th", { className: "num" }, "Weight"),
+          el("th", { className: "num" }, "Routed"),
+          x ? el("th", { className: "num" }, "Outcomes") : null,
+          x ? el("th", { className: "num", title: "mean outcome with its 95% interval" }, "Mean") : null)),
+        el("tbody", null, ...rows)),
+      x ? el("p", { className: "small" },
+        el("span", { className: "badge " + x.decision, "data-field": "decision" }, x.decision.replace("_", " ")),
+        " " + x.reason) : null,
+      ...(x ? x.comparisons.map((c) => el("p", { className: "small muted" },
+        c.variant + " vs " + c.against + ": difference " + fraction(c.difference, 4) + ", p = " + fraction(c.p_value, 4) +
+        " (always-valid p = " + fraction(c.sequential_p_value, 4) + ")")) : []),
+      e.shadow
+        ? el("p", { className: "small muted", "data-field": "shadow" },
+          "Shadow " + e.shadow.model + (e.shadow.version ? " v" + e.shadow.version : "") + " gets " + e.shadow.percent + " %: " +
+          count(e.shadow.compared) + " compared, " + percent(e.shadow.agreement_rate) + " agree, mean |difference| " +
+          fraction(e.shadow.mean_absolute_difference, 4) + ", " + count(e.shadow.failed) + " failed, " + count(e.shadow.dropped) + " dropped")
+        : null);
+  }
+
   function render(data) {
     const totals = data.totals;
     $("server-version").textContent = "v" + data.server.version + " · up " + uptime(data.server.uptime_seconds);
@@ -219,6 +298,11 @@
     $("models-wrap").hidden = data.models.length === 0;
     $("model-rows").replaceChildren(...rows.map((r) => r.row));
     rows.forEach((r) => r.draw());
+    const trafficCards = [...data.rollouts.map(rolloutCard), ...data.endpoints.map(endpointCard)];
+    $("traffic-cards").replaceChildren(...trafficCards);
+    $("rollouts-error").hidden = !data.rollouts_error;
+    $("rollouts-error").textContent = data.rollouts_error || "";
+    $("traffic-section").hidden = trafficCards.length === 0 && !data.rollouts_error;
     $("drift-section").hidden = driftCards.length === 0;
     $("drift-cards").replaceChildren(...driftCards);
     drawLine($("rps-chart"), totalHistory);

@@ -59,7 +59,7 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
     public async Task Page_ShowsEveryVersionWithItsState_AndItsCountsFollowTheApi()
     {
         var (page, errors) = await chromium.OpenAsync(new Uri(_server.Server.HttpAddress, "ui"));
-        await page.WaitForFunctionAsync("() => document.querySelectorAll('#model-rows tr').length === 5");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#model-rows tr').length === 7");
 
         Assert.EndsWith("/ui/", page.Url);
         Assert.Equal("failed", await Cell(page, "broken", "1", "state").GetAttributeAsync("data-value"));
@@ -70,16 +70,16 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
         var random = new Random(3);
         for (int i = 0; i < 7; i++)
         {
-            Assert.Equal(200, (await _server.PostAsync("/v2/models/churn/infer", DashboardServerFixture.Rows(1, 4, random.NextDouble))).Status);
+            Assert.Equal(200, (await _server.PostAsync("/v2/models/iris/versions/1/infer", DashboardServerFixture.Rows(1, 4, random.NextDouble))).Status);
         }
 
-        Assert.Equal(400, (await _server.PostAsync("/v2/models/churn/infer", DashboardServerFixture.Rows(1, 5, random.NextDouble))).Status);
-        var (success, failure) = await StatsAsync("churn", "1");
+        Assert.Equal(400, (await _server.PostAsync("/v2/models/iris/versions/1/infer", DashboardServerFixture.Rows(1, 5, random.NextDouble))).Status);
+        var (success, failure) = await StatsAsync("iris", "1");
         Assert.True(success >= 7 && failure >= 1);
 
-        await WaitForCellAsync(page, "churn", "1", "success", "eq", success.ToString(CultureInfo.InvariantCulture));
-        await WaitForCellAsync(page, "churn", "1", "failure", "eq", failure.ToString(CultureInfo.InvariantCulture));
-        Assert.StartsWith(success.ToString("N0", CultureInfo.GetCultureInfo("en-US")), (await Cell(page, "churn", "1", "success").TextContentAsync())!.Trim());
+        await WaitForCellAsync(page, "iris", "1", "success", "eq", success.ToString(CultureInfo.InvariantCulture));
+        await WaitForCellAsync(page, "iris", "1", "failure", "eq", failure.ToString(CultureInfo.InvariantCulture));
+        Assert.StartsWith(success.ToString("N0", CultureInfo.GetCultureInfo("en-US")), (await Cell(page, "iris", "1", "success").TextContentAsync())!.Trim());
         Assert.Equal("live", await page.Locator("#status").GetAttributeAsync("data-state"));
         AssertNoErrors(errors);
         await page.CloseAsync();
@@ -93,6 +93,7 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
         Task[] load =
         [
             LoadIrisAsync(seed: 1, stop.Token), LoadIrisAsync(seed: 2, stop.Token), LoadChurnAsync(stop.Token), LoadSensorsAsync(stop.Token),
+            LoadExperimentAsync(stop.Token), LoadFraudAsync(stop.Token),
         ];
         try
         {
@@ -104,8 +105,17 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
             await WaitForCellAsync(page, "sensors", "1", "drift", "eq", "drifting");
             await page.WaitForFunctionAsync("() => Number(document.getElementById('rps-chart').dataset.points || 0) >= 20");
             await page.WaitForFunctionAsync("() => document.querySelector('#drift-cards [data-feature=\"input[1]\"]') !== null");
+            await page.WaitForFunctionAsync("""
+                () => [...document.querySelectorAll('[data-endpoint="iris-ab"] [data-field="routed"]')]
+                  .filter(cell => Number(cell.dataset.value) > 20).length === 2
+                """);
+            await page.WaitForFunctionAsync("""
+                () => [...document.querySelectorAll('[data-rollout="fraud"] tbody tr')].length === 2
+                """);
 
             Assert.Equal("input[1]", await page.Locator("#drift-cards [data-model='sensors'] tbody tr").First.GetAttributeAsync("data-feature"));
+            Assert.Equal("running", await page.Locator("[data-rollout='fraud'] [data-field='state']").TextContentAsync());
+            Assert.Contains("churn", await page.Locator("[data-endpoint='iris-ab'] [data-field='shadow']").TextContentAsync());
             Assert.NotEqual("—", await page.Locator("#process-cpu").TextContentAsync());
             byte[] png = await page.ScreenshotAsync(new PageScreenshotOptions { FullPage = true });
             SaveScreenshot(png);
@@ -208,6 +218,35 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
         {
             double value = random.Next(6);
             await _server.PostAsync("/v2/models/churn/infer", DashboardServerFixture.Rows(1, 4, () => value));
+            await Task.Delay(10, CancellationToken.None);
+        }
+    }
+
+    // Requests to the A/B endpoint, each followed by its outcome: the logistic variant converts more often.
+    private async Task LoadExperimentAsync(CancellationToken stop)
+    {
+        var random = new Random(7);
+        while (!stop.IsCancellationRequested)
+        {
+            var (status, body) = await _server.PostAsync("/v2/models/iris-ab/infer", DashboardServerFixture.Rows(1, 4, random.NextDouble));
+            if (status == 200 && body?["id"] is { } id)
+            {
+                double conversion = (string?)body["parameters"]?["variant"] == "logistic" ? 0.45 : 0.3;
+                string outcome = random.NextDouble() < conversion ? "true" : "false";
+                await _server.PostAsync("/v2/feedback", $$"""{"id": "{{(string?)id}}", "outcome": {{outcome}}}""");
+            }
+
+            await Task.Delay(10, CancellationToken.None);
+        }
+    }
+
+    // Unversioned requests to fraud: the rollout sends a tenth of them to the candidate.
+    private async Task LoadFraudAsync(CancellationToken stop)
+    {
+        var random = new Random(8);
+        while (!stop.IsCancellationRequested)
+        {
+            await _server.PostAsync("/v2/models/fraud/infer", DashboardServerFixture.Rows(1, 4, random.NextDouble));
             await Task.Delay(10, CancellationToken.None);
         }
     }

@@ -47,7 +47,7 @@ public sealed class DashboardEndpointTests(DashboardServerFixture fixture) : ICl
     {
         JsonNode dashboard = await DashboardAsync();
 
-        Assert.Equal(["broken", "churn", "iris", "sensors"], dashboard["models"]!.AsArray().Select(m => (string)m!["name"]!));
+        Assert.Equal(["broken", "churn", "fraud", "iris", "sensors"], dashboard["models"]!.AsArray().Select(m => (string)m!["name"]!));
         Assert.Equal(["production"], Version(dashboard, "iris", "2")["aliases"]!.AsArray().Select(a => (string)a!));
         Assert.Equal(["staging"], Version(dashboard, "iris", "1")["aliases"]!.AsArray().Select(a => (string)a!));
         JsonNode broken = Version(dashboard, "broken", "1");
@@ -59,7 +59,7 @@ public sealed class DashboardEndpointTests(DashboardServerFixture fixture) : ICl
         Assert.Equal("ok", (string?)Version(dashboard, "sensors", "1")["drift"]!["state"]);
         Assert.Null(Version(dashboard, "iris", "2")["drift"]);
         Assert.Equal(1, (int)dashboard["totals"]!["versions_failed"]!);
-        Assert.Equal(4, (int)dashboard["totals"]!["versions_ready"]!);
+        Assert.Equal(6, (int)dashboard["totals"]!["versions_ready"]!);
         Assert.True((long)dashboard["process"]!["resident_memory_bytes"]! > 0);
     }
 
@@ -90,6 +90,35 @@ public sealed class DashboardEndpointTests(DashboardServerFixture fixture) : ICl
         Assert.True((double)churn["latency_ms"]!["p99"]! >= (double)churn["latency_ms"]!["p50"]!);
         Assert.True((double)churn["cache"]!["hit_rate"]! > 0.5);
         Assert.NotNull((await DashboardAsync())["process"]!["cpu_percent"]);
+    }
+
+    [Fact]
+    public async Task Dashboard_ShowsTheExperimentItsShadowAndTheRolloutWithItsStep()
+    {
+        var random = new Random(6);
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(200, (await _server.PostAsync("/v2/models/fraud/infer", DashboardServerFixture.Rows(1, 4, random.NextDouble))).Status);
+        }
+
+        JsonNode dashboard = await DashboardAsync();
+
+        JsonNode endpoint = dashboard["endpoints"]!.AsArray().Single()!; // the rollout's own split is shown as the rollout
+        Assert.Equal("iris-ab", (string?)endpoint["name"]);
+        Assert.Equal(["mlp", "logistic"], endpoint["variants"]!.AsArray().Select(v => (string)v!["name"]!));
+        Assert.Equal("binary", (string?)endpoint["experiment"]!["metric"]);
+        Assert.Equal("continue", (string?)endpoint["experiment"]!["decision"]);
+        Assert.Equal("churn", (string?)endpoint["shadow"]!["model"]);
+        JsonNode rollout = dashboard["rollouts"]!.AsArray().Single()!;
+        Assert.Equal("fraud", (string?)rollout["model"]);
+        Assert.Equal("running", (string?)rollout["state"]);
+        Assert.Equal(1, (int)rollout["baseline"]!);
+        Assert.Equal(2, (int)rollout["candidate"]!);
+        Assert.Equal(1, (int)rollout["step"]!);
+        Assert.Equal(10, (int)rollout["candidate_weight"]!);
+        Assert.Equal("start", (string?)rollout["last_event"]!["action"]);
+        Assert.Equal(20, (long)rollout["baseline_step"]!["requests"]! + (long)rollout["candidate_step"]!["requests"]!);
+        Assert.Null(dashboard["rollouts_error"]);
     }
 
     [Theory]

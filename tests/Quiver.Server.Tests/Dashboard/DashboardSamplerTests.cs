@@ -17,7 +17,7 @@ public sealed class DashboardSamplerTests
         var counters = new VersionCounters(load ?? _load, success, failure, inferences, executions, 0, 0,
             latencies ?? new long[LatencyHistograms.Bounds.Count + 1], []);
         var version = new VersionReading("m", 1, ModelState.Ready, null, [], counters, 0, false, null);
-        return new DashboardReading(_clock.GetTimestamp(), new ProcessReading(1, 1, cpuSeconds, 1, 2), [new ModelReading("m", [version])]);
+        return new DashboardReading(_clock.GetTimestamp(), new ProcessReading(1, 1, cpuSeconds, 1, 2), [new ModelReading("m", [version])], TrafficReading.None);
     }
 
     private static long[] Latencies(int bucket, long count)

@@ -7,7 +7,8 @@ namespace Quiver.Server.Tests.Dashboard;
 
 /// <summary>
 /// A real server with the kinds of models a dashboard has to show: two versions with aliases and dynamic batching
-/// (iris), a cached model (churn), a drift-watched one (sensors) and one that failed to load (broken).
+/// (iris), a cached model (churn), a drift-watched one (sensors), one that failed to load (broken), an A/B test with a
+/// shadow (endpoint iris-ab) and a canary rollout (fraud, version 1 to 2).
 /// </summary>
 public sealed class DashboardServerFixture : IAsyncLifetime
 {
@@ -28,6 +29,10 @@ public sealed class DashboardServerFixture : IAsyncLifetime
         Write("sensors", 1, SampleModels.Identity(TensorElementType.Float, "batch", 3));
         Config("sensors", """{"max_batch_size": 64, "drift": {"baseline_rows": 200, "window_rows": 200, "minimum_window_rows": 50}}""");
 
+        Write("fraud", 1, SampleModels.Mlp(w, ModelRepositoryFixture.B1, ModelRepositoryFixture.W2, ModelRepositoryFixture.B2));
+        Write("fraud", 2, SampleModels.Mlp(w, ModelRepositoryFixture.B1, ModelRepositoryFixture.W2, ModelRepositoryFixture.B2));
+        Config("fraud", """{"max_batch_size": 8}""");
+
         Directory.CreateDirectory(Path.Combine(_root, "broken", "1"));
         File.WriteAllBytes(Path.Combine(_root, "broken", "1", "model.onnx"), "this is not an ONNX model"u8.ToArray());
 
@@ -35,6 +40,19 @@ public sealed class DashboardServerFixture : IAsyncLifetime
         Assert.Equal(200, (await Server.PostAsync("/v2/admin/models/iris/promote", """{"version": 2}""")).Status);
         using var staging = new StringContent("""{"version": 1}""", Encoding.UTF8, "application/json");
         Assert.True((await Server.Client.PutAsync("/v2/admin/models/iris/aliases/staging", staging)).IsSuccessStatusCode);
+
+        // An A/B test between iris's versions with a shadow, and a canary of fraud's version 2 that stays at its first step
+        // (an hour per step) whatever the machine's speed.
+        using var endpoint = new StringContent("""
+            {"variants": [{"name": "mlp", "model": "iris", "version": "1", "weight": 50},
+                          {"name": "logistic", "model": "iris", "version": "2", "weight": 50}],
+             "experiment": {"metric": "binary", "minimum_samples": 500},
+             "shadow": {"model": "churn", "version": "1", "percent": 25}}
+            """, Encoding.UTF8, "application/json");
+        Assert.True((await Server.Client.PutAsync("/v2/admin/endpoints/iris-ab", endpoint)).IsSuccessStatusCode);
+        Assert.Equal(200, (await Server.PostAsync("/v2/admin/models/fraud/promote", """{"version": 1}""")).Status);
+        Assert.Equal(201, (await Server.PostAsync("/v2/admin/rollouts",
+            """{"model": "fraud", "to": 2, "steps": [10, 50, 100], "interval_seconds": 3600, "max_error_rate": 0.01, "max_p99_latency_ratio": 2, "minimum_requests": 50}""")).Status);
     }
 
     public async Task DisposeAsync()
