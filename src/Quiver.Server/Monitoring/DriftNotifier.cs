@@ -120,10 +120,10 @@ internal sealed partial class DriftNotifier : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Drift of model {Model} version {Version} is now {State}; webhook notified")]
+        [LoggerMessage(EventId = 310, Level = LogLevel.Information, Message = "Drift of model {Model} version {Version} is now {State}; webhook notified")]
         public static partial void Announced(ILogger logger, string model, long version, string state);
 
-        [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Drift webhook {Webhook} failed, will retry: {Error}")]
+        [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Drift webhook {Webhook} failed, will retry: {Error}")]
         public static partial void WebhookFailed(ILogger logger, string webhook, string error);
     }
 }
