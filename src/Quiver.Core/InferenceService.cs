@@ -61,6 +61,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
             }
         }
 
+        using Activity? span = QuiverTracing.Source.StartActivity("route " + request.ModelName);
         Routing.Variant variant;
         try
         {
@@ -70,6 +71,8 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         {
             return new InferenceError(ErrorKind.InvalidArgument, e.Message);
         }
+
+        span?.SetTag("endpoint", request.ModelName).SetTag("variant", variant.Name).SetTag("model", variant.Model).SetTag("version", variant.Version);
 
         long started = Stopwatch.GetTimestamp();
         InferResult result = await InferWithRetryAsync(

@@ -163,7 +163,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
 
         ModelCatalog catalog = lifecycle.Catalog;
-        var metrics = new InferenceMetrics(catalog);
+        var metrics = new InferenceMetrics(catalog, lifecycle.Endpoints);
         var exporter = new PrometheusExporter(metrics.Meter);
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
         var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,

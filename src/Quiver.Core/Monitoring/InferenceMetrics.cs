@@ -21,12 +21,14 @@ public sealed class InferenceMetrics : IDisposable
     public const string RequestDurationName = "quiver_request_duration_seconds";
 
     private readonly ModelCatalog _catalog;
+    private readonly Routing.EndpointTable? _endpoints;
     private readonly Histogram<double> _requestDuration;
     private readonly Counter<long> _rejected;
 
-    public InferenceMetrics(ModelCatalog catalog)
+    public InferenceMetrics(ModelCatalog catalog, Routing.EndpointTable? endpoints = null)
     {
         _catalog = catalog;
+        _endpoints = endpoints;
         Meter = new Meter(MeterName);
         ObserveCount("nv_inference_request_success", "Number of successful inference requests, all batch sizes", s => s.Success.Count);
         ObserveCount("nv_inference_request_failure", "Number of failed inference requests, all batch sizes", s => s.Fail.Count);
@@ -44,6 +46,9 @@ public sealed class InferenceMetrics : IDisposable
         Meter.CreateObservableGauge("quiver_model_ready", ObserveReadiness, description: "1 for each version that serves, 0 for one that does not");
         Meter.CreateObservableGauge("quiver_drift_psi", ObserveDriftScores, description: "Population Stability Index of each watched feature against its baseline");
         Meter.CreateObservableGauge("quiver_drift_state", ObserveDriftStates, description: "Drift state of each watched version: 0 ok, 1 warning, 2 drifting");
+        Meter.CreateObservableCounter("quiver_variant_requests_total", ObserveVariants, description: "Requests routed to each variant of an endpoint");
+        Meter.CreateObservableGauge("quiver_rollout_candidate_percent", ObserveRollouts,
+            description: "The candidate's share of a model's traffic in its running canary rollout, in percent");
         Meter.CreateObservableGauge("process_resident_memory_bytes", () => Process.GetCurrentProcess().WorkingSet64,
             description: "Resident memory size in bytes");
         Meter.CreateObservableCounter("process_cpu_seconds_total", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
@@ -68,6 +73,14 @@ public sealed class InferenceMetrics : IDisposable
         _rejected.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("reason", ReasonOf(kind)));
 
     public void Dispose() => Meter.Dispose();
+
+    private IEnumerable<Measurement<long>> ObserveVariants() => (_endpoints?.Routed ?? []).Select(r =>
+        new Measurement<long>(r.Value, new KeyValuePair<string, object?>("endpoint", r.Key.Endpoint), new KeyValuePair<string, object?>("variant", r.Key.Variant)));
+
+    // A rollout routes its model through an endpoint of the model's name with a "candidate" variant.
+    private IEnumerable<Measurement<double>> ObserveRollouts() => (_endpoints?.Endpoints ?? new Dictionary<string, Routing.ServingEndpoint>())
+        .SelectMany(e => e.Value.Split.Variants.Where(v => v.Name == "candidate" && v.Model == e.Key)
+            .Select(v => new Measurement<double>(v.Weight, new KeyValuePair<string, object?>("model", e.Key))));
 
     private static string ReasonOf(ErrorKind kind) => kind switch
     {

@@ -71,4 +71,7 @@ public sealed class EndpointTable
 
     /// <summary>Requests routed to a variant of an endpoint by this server.</summary>
     public long RoutedTo(string endpoint, string variant) => _routed.GetValueOrDefault((endpoint, variant));
+
+    /// <summary>Every (endpoint, variant) this server has routed to, with its count.</summary>
+    public IEnumerable<KeyValuePair<(string Endpoint, string Variant), long>> Routed => _routed;
 }

@@ -70,6 +70,12 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
         Assert.InRange(counts.GetValueOrDefault("control"), 320 - 36, 320 + 36);
         var (_, view) = await _server.GetAsync("/v2/admin/endpoints/checkout");
         Assert.Equal(counts["control"], (long)view!["variants"]![0]!["routed"]!);
+        using (var metrics = new HttpClient { BaseAddress = _server.Server.MetricsAddress })
+        {
+            Monitoring.PrometheusText scraped = Monitoring.PrometheusText.Parse(await metrics.GetStringAsync("/metrics"));
+            Assert.Equal(counts["control"], scraped.Value("quiver_variant_requests_total", ("endpoint", "checkout"), ("variant", "control")));
+            Assert.Equal(counts["treatment"], scraped.Value("quiver_variant_requests_total", ("endpoint", "checkout"), ("variant", "treatment")));
+        }
 
         for (int user = 0; user < 20; user++)
         {

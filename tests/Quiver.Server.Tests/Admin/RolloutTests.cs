@@ -43,6 +43,9 @@ public sealed class RolloutTests : IAsyncLifetime
             """{"model": "lookup", "to": 2, "steps": [50, 100], "interval_seconds": 0.3, "max_error_rate": 0.05, "minimum_requests": 30, "max_p99_latency_ratio": 1000}""");
         Assert.True(status == 201, body?.ToJsonString());
         Assert.Equal(50, (int)body!["candidate_weight"]!);
+        using var metrics = new HttpClient { BaseAddress = _server.Server.MetricsAddress };
+        Monitoring.PrometheusText scraped = Monitoring.PrometheusText.Parse(await metrics.GetStringAsync("/metrics"));
+        Assert.Equal(50, scraped.Value("quiver_rollout_candidate_percent", ("model", "lookup")));
     }
 
     // Sends requests (index 0..4) until the rollout leaves "running"; returns every answer with the variant that gave it.
