@@ -1,0 +1,55 @@
+using Quiver.Onnx.Optimization;
+
+namespace Quiver.Cli.Optimize;
+
+/// <summary>The transform <c>quiver optimize</c> applies.</summary>
+public enum OptimizeMode
+{
+    /// <summary>--int8-dynamic: int8 weights, activations quantized at run time.</summary>
+    Int8Dynamic,
+}
+
+/// <summary>Everything <c>quiver optimize</c> was asked to do, validated by <see cref="OptimizeCommand"/>.</summary>
+public sealed record OptimizeSettings
+{
+    public required string ModelPath { get; init; }
+
+    public required string OutputPath { get; init; }
+
+    public required OptimizeMode Mode { get; init; }
+
+    public DynamicQuantizationOptions Quantization { get; init; } = new();
+
+    /// <summary>--validation: JSON lines or .npy; null generates inputs.</summary>
+    public string? ValidationPath { get; init; }
+
+    /// <summary>Samples generated, or the most read from --validation. Defaults to 256.</summary>
+    public int Samples { get; init; } = 256;
+
+    /// <summary>Seed of generated inputs. Defaults to 42.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>--max-accuracy-drop: the largest allowed fraction of samples whose top-1 class changes.</summary>
+    public double? MaxAccuracyDrop { get; init; }
+
+    /// <summary>--max-abs-diff: the largest allowed |optimized − original| of any output element.</summary>
+    public double? MaxAbsDiff { get; init; }
+
+    /// <summary>--report: where the JSON report goes; null writes none.</summary>
+    public string? ReportPath { get; init; }
+
+    /// <summary>Batch sizes measured. Defaults to 1 and 32.</summary>
+    public IReadOnlyList<int> BenchBatches { get; init; } = [1, 32];
+
+    /// <summary>Measured time per model and batch size. Defaults to 3 s.</summary>
+    public TimeSpan BenchDuration { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Whether to measure speed at all (--no-bench turns it off).</summary>
+    public bool Bench { get; init; } = true;
+
+    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ORT choose (one per core). Defaults to 0.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Samples per comparison batch when the model's batch dimension is open.</summary>
+    public const int ComparisonBatch = 32;
+}
