@@ -24,6 +24,12 @@ public static class OptimizeCommand
         var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights, for x86 CPUs without VNNI (AVX2 only) where int8 products can saturate." };
         var excludeNodes = new Option<string?>("--exclude-nodes") { Description = "Node names to leave in float, comma-separated." };
         var excludeOps = new Option<string?>("--exclude-ops") { Description = "Op types to leave in float, comma-separated (MatMul, Gemm)." };
+        var fp16 = new Option<bool>("--fp16") { Description = "Convert float32 weights and compute to float16 (for GPUs); inputs and outputs stay float32." };
+        var keepOps = new Option<string?>("--keep-float32-ops")
+        {
+            Description = $"With --fp16: op types kept in float32, comma-separated, or 'none'. Default: {string.Join(",", Fp16Options.DefaultBlockedOpTypes.Order(StringComparer.Ordinal))}.",
+        };
+        var keepNodes = new Option<string?>("--keep-float32-nodes") { Description = "With --fp16: node names kept in float32, comma-separated." };
         var validation = new Option<string?>("--validation")
         {
             Description = "Inputs to compare on: JSON lines (one sample per line, {\"input\": [...]}) or a .npy array [samples, ...]. Default: generated.",
@@ -41,9 +47,9 @@ public static class OptimizeCommand
         var noBench = new Option<bool>("--no-bench") { Description = "Skip the speed measurement." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session; 0 lets it choose.", DefaultValueFactory = _ => 0 };
 
-        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic quantization) and report accuracy and speed before and after.")
+        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic quantization, float16) and report accuracy and speed before and after.")
         {
-            model, output, int8Dynamic, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
+            model, output, int8Dynamic, fp16, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
             validation, samples, seed, maxAccuracyDrop, maxAbsDiff, report, benchBatch, benchDuration, noBench, threads,
         };
         command.SetAction((result, cancellationToken) => GuardAsync(async () =>
@@ -53,10 +59,23 @@ public static class OptimizeCommand
             string? reportPath = result.GetValue(report);
             CheckPaths(modelPath, outputPath, reportPath, errors);
 
-            bool isInt8 = result.GetValue(int8Dynamic);
-            if (!isInt8)
+            bool isInt8 = result.GetValue(int8Dynamic), isFp16 = result.GetValue(fp16);
+            int modes = (isInt8 ? 1 : 0) + (isFp16 ? 1 : 0);
+            if (modes != 1)
             {
-                errors.Add("choose what to do: --int8-dynamic.");
+                errors.Add($"choose exactly one of --int8-dynamic and --fp16{(modes == 0 ? "" : ", not several")}.");
+            }
+
+            string[] int8Only = [.. new[] { (perChannel, "--per-channel"), (symmetric, "--symmetric"), (asymmetric, "--asymmetric"), (reduceRange, "--reduce-range") }
+                .Where(o => result.GetValue(o.Item1)).Select(o => o.Item2)];
+            if (!isInt8 && (int8Only.Length > 0 || result.GetValue(excludeNodes) is not null || result.GetValue(excludeOps) is not null))
+            {
+                errors.Add("--per-channel, --symmetric, --asymmetric, --reduce-range, --exclude-nodes and --exclude-ops apply only to --int8-dynamic.");
+            }
+
+            if (!isFp16 && (result.GetValue(keepOps) is not null || result.GetValue(keepNodes) is not null))
+            {
+                errors.Add("--keep-float32-ops and --keep-float32-nodes apply only to --fp16.");
             }
 
             if (result.GetValue(symmetric) && result.GetValue(asymmetric))
@@ -85,7 +104,7 @@ public static class OptimizeCommand
             {
                 ModelPath = modelPath,
                 OutputPath = outputPath,
-                Mode = OptimizeMode.Int8Dynamic,
+                Mode = isFp16 ? OptimizeMode.Fp16 : OptimizeMode.Int8Dynamic,
                 Quantization = new DynamicQuantizationOptions
                 {
                     PerChannel = result.GetValue(perChannel),
@@ -93,6 +112,13 @@ public static class OptimizeCommand
                     ReduceRange = result.GetValue(reduceRange),
                     ExcludeNodes = List(result.GetValue(excludeNodes)),
                     ExcludeOpTypes = excludedOps,
+                },
+                Fp16 = new Fp16Options
+                {
+                    BlockedOpTypes = result.GetValue(keepOps) is { } ops
+                        ? (ops.Trim() == "none" ? [] : List(ops))
+                        : Fp16Options.DefaultBlockedOpTypes,
+                    BlockedNodes = List(result.GetValue(keepNodes)),
                 },
                 ValidationPath = result.GetValue(validation),
                 Samples = result.GetValue(samples),

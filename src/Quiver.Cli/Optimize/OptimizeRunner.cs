@@ -26,9 +26,11 @@ public static class OptimizeRunner
         SpeedReport? speed = null;
         if (!candidate.Result.IsChanged)
         {
-            string reason = candidate.Result.Skipped.Count == 0
-                ? $"the model has no {string.Join(" or ", DynamicQuantizationOptions.QuantizableOpTypes)} node to rewrite"
-                : $"none of its {candidate.Result.Skipped.Count} candidate node(s) could be rewritten";
+            string reason = candidate.Result.Skipped.Count > 0
+                ? $"none of its {candidate.Result.Skipped.Count} candidate node(s) could be rewritten"
+                : settings.Mode == OptimizeMode.Fp16
+                ? "the model computes nothing in float32"
+                : $"the model has no {string.Join(" or ", DynamicQuantizationOptions.QuantizableOpTypes)} node to rewrite";
             warnings.Add($"nothing to optimize: {reason}; the model is written unchanged.");
         }
         else
@@ -96,6 +98,7 @@ public static class OptimizeRunner
             result = settings.Mode switch
             {
                 OptimizeMode.Int8Dynamic => DynamicQuantizer.Quantize(original, settings.Quantization),
+                OptimizeMode.Fp16 => Fp16Converter.Convert(original, settings.Fp16),
                 _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Mode, null),
             };
         }
@@ -179,6 +182,7 @@ public static class OptimizeRunner
     private static string ModeName(OptimizeSettings settings) => settings.Mode switch
     {
         OptimizeMode.Int8Dynamic => "int8-dynamic",
+        OptimizeMode.Fp16 => "fp16",
         _ => settings.Mode.ToString(),
     };
 
@@ -197,6 +201,18 @@ public static class OptimizeRunner
             if (q.ExcludeOpTypes.Count > 0)
             {
                 options["exclude_ops"] = string.Join(",", q.ExcludeOpTypes);
+            }
+        }
+
+        if (settings.Mode == OptimizeMode.Fp16)
+        {
+            IReadOnlyCollection<string> kept = settings.Fp16.BlockedOpTypes;
+            options["float32_ops"] = kept.Count == 0 ? "none"
+                : ReferenceEquals(kept, Fp16Options.DefaultBlockedOpTypes) ? "default"
+                : string.Join(",", kept.Order(StringComparer.Ordinal));
+            if (settings.Fp16.BlockedNodes.Count > 0)
+            {
+                options["float32_nodes"] = string.Join(",", settings.Fp16.BlockedNodes);
             }
         }
 

@@ -7,6 +7,9 @@ public enum OptimizeMode
 {
     /// <summary>--int8-dynamic: int8 weights, activations quantized at run time.</summary>
     Int8Dynamic,
+
+    /// <summary>--fp16: float16 weights and compute, float32 interface.</summary>
+    Fp16,
 }
 
 /// <summary>Everything <c>quiver optimize</c> was asked to do, validated by <see cref="OptimizeCommand"/>.</summary>
@@ -19,6 +22,8 @@ public sealed record OptimizeSettings
     public required OptimizeMode Mode { get; init; }
 
     public DynamicQuantizationOptions Quantization { get; init; } = new();
+
+    public Fp16Options Fp16 { get; init; } = new();
 
     /// <summary>--validation: JSON lines or .npy; null generates inputs.</summary>
     public string? ValidationPath { get; init; }
