@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Quiver.Cli.Bench;
+using Quiver.Onnx;
 using Quiver.Onnx.Optimization;
 using Spectre.Console;
 
@@ -30,6 +31,10 @@ public static class OptimizeCommand
             Description = $"With --fp16: op types kept in float32, comma-separated, or 'none'. Default: {string.Join(",", Fp16Options.DefaultBlockedOpTypes.Order(StringComparer.Ordinal))}.",
         };
         var keepNodes = new Option<string?>("--keep-float32-nodes") { Description = "With --fp16: node names kept in float32, comma-separated." };
+        var graph = new Option<string?>("--graph")
+        {
+            Description = "Run ONNX Runtime's graph optimizations offline and save the result: basic (constant folding, redundant nodes), extended (+ fusions), all (+ layout for this CPU).",
+        };
         var validation = new Option<string?>("--validation")
         {
             Description = "Inputs to compare on: JSON lines (one sample per line, {\"input\": [...]}) or a .npy array [samples, ...]. Default: generated.",
@@ -47,9 +52,9 @@ public static class OptimizeCommand
         var noBench = new Option<bool>("--no-bench") { Description = "Skip the speed measurement." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session; 0 lets it choose.", DefaultValueFactory = _ => 0 };
 
-        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic quantization, float16) and report accuracy and speed before and after.")
+        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic quantization, float16, ONNX Runtime graph optimization) and report accuracy and speed before and after.")
         {
-            model, output, int8Dynamic, fp16, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
+            model, output, int8Dynamic, fp16, graph, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
             validation, samples, seed, maxAccuracyDrop, maxAbsDiff, report, benchBatch, benchDuration, noBench, threads,
         };
         command.SetAction((result, cancellationToken) => GuardAsync(async () =>
@@ -60,11 +65,20 @@ public static class OptimizeCommand
             CheckPaths(modelPath, outputPath, reportPath, errors);
 
             bool isInt8 = result.GetValue(int8Dynamic), isFp16 = result.GetValue(fp16);
-            int modes = (isInt8 ? 1 : 0) + (isFp16 ? 1 : 0);
+            string? graphLevel = result.GetValue(graph);
+            int modes = (isInt8 ? 1 : 0) + (isFp16 ? 1 : 0) + (graphLevel is null ? 0 : 1);
             if (modes != 1)
             {
-                errors.Add($"choose exactly one of --int8-dynamic and --fp16{(modes == 0 ? "" : ", not several")}.");
+                errors.Add($"choose exactly one of --int8-dynamic, --fp16 and --graph LEVEL{(modes == 0 ? "" : ", not several")}.");
             }
+
+            GraphOptimizationLevel level = graphLevel switch
+            {
+                null or "extended" => GraphOptimizationLevel.Extended,
+                "basic" => GraphOptimizationLevel.Basic,
+                "all" => GraphOptimizationLevel.All,
+                _ => Invalid($"--graph '{graphLevel}' is not a level; use basic, extended or all.", errors),
+            };
 
             string[] int8Only = [.. new[] { (perChannel, "--per-channel"), (symmetric, "--symmetric"), (asymmetric, "--asymmetric"), (reduceRange, "--reduce-range") }
                 .Where(o => result.GetValue(o.Item1)).Select(o => o.Item2)];
@@ -104,7 +118,8 @@ public static class OptimizeCommand
             {
                 ModelPath = modelPath,
                 OutputPath = outputPath,
-                Mode = isFp16 ? OptimizeMode.Fp16 : OptimizeMode.Int8Dynamic,
+                Mode = isFp16 ? OptimizeMode.Fp16 : graphLevel is not null ? OptimizeMode.Graph : OptimizeMode.Int8Dynamic,
+                GraphLevel = level,
                 Quantization = new DynamicQuantizationOptions
                 {
                     PerChannel = result.GetValue(perChannel),
@@ -193,6 +208,12 @@ public static class OptimizeCommand
 
     private static string[] List(string? text) =>
         text is null ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    private static GraphOptimizationLevel Invalid(string error, List<string> errors)
+    {
+        errors.Add(error);
+        return GraphOptimizationLevel.Extended;
+    }
 
     private static void Check(bool condition, string error, List<string> errors)
     {

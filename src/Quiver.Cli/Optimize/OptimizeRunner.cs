@@ -30,6 +30,8 @@ public static class OptimizeRunner
                 ? $"none of its {candidate.Result.Skipped.Count} candidate node(s) could be rewritten"
                 : settings.Mode == OptimizeMode.Fp16
                 ? "the model computes nothing in float32"
+                : settings.Mode == OptimizeMode.Graph
+                ? "ONNX Runtime found nothing to fold or fuse"
                 : $"the model has no {string.Join(" or ", DynamicQuantizationOptions.QuantizableOpTypes)} node to rewrite";
             warnings.Add($"nothing to optimize: {reason}; the model is written unchanged.");
         }
@@ -99,12 +101,17 @@ public static class OptimizeRunner
             {
                 OptimizeMode.Int8Dynamic => DynamicQuantizer.Quantize(original, settings.Quantization),
                 OptimizeMode.Fp16 => Fp16Converter.Convert(original, settings.Fp16),
+                OptimizeMode.Graph => GraphOptimizer.Optimize(original, settings.GraphLevel),
                 _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Mode, null),
             };
         }
         catch (ModelOptimizationException e)
         {
             throw new OptimizeException($"cannot optimize '{settings.ModelPath}': {e.Message}");
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OptimizeException($"ONNX Runtime cannot load '{settings.ModelPath}': {e.Message}");
         }
 
         // Unchanged means byte for byte: the file is copied, not re-serialized.
@@ -183,6 +190,7 @@ public static class OptimizeRunner
     {
         OptimizeMode.Int8Dynamic => "int8-dynamic",
         OptimizeMode.Fp16 => "fp16",
+        OptimizeMode.Graph => "graph-" + GraphLevelName(settings.GraphLevel),
         _ => settings.Mode.ToString(),
     };
 
@@ -218,6 +226,14 @@ public static class OptimizeRunner
 
         return options;
     }
+
+    /// <summary>The --graph spelling of a level.</summary>
+    public static string GraphLevelName(GraphOptimizationLevel level) => level switch
+    {
+        GraphOptimizationLevel.Basic => "basic",
+        GraphOptimizationLevel.Extended => "extended",
+        _ => "all",
+    };
 
     private sealed record Candidate(OptimizationResult Result, byte[] Bytes);
 }

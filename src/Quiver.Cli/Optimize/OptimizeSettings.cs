@@ -1,3 +1,4 @@
+using Quiver.Onnx;
 using Quiver.Onnx.Optimization;
 
 namespace Quiver.Cli.Optimize;
@@ -10,6 +11,9 @@ public enum OptimizeMode
 
     /// <summary>--fp16: float16 weights and compute, float32 interface.</summary>
     Fp16,
+
+    /// <summary>--graph: ONNX Runtime's offline graph optimization.</summary>
+    Graph,
 }
 
 /// <summary>Everything <c>quiver optimize</c> was asked to do, validated by <see cref="OptimizeCommand"/>.</summary>
@@ -24,6 +28,9 @@ public sealed record OptimizeSettings
     public DynamicQuantizationOptions Quantization { get; init; } = new();
 
     public Fp16Options Fp16 { get; init; } = new();
+
+    /// <summary>The --graph level: Basic, Extended or All.</summary>
+    public GraphOptimizationLevel GraphLevel { get; init; } = GraphOptimizationLevel.Extended;
 
     /// <summary>--validation: JSON lines or .npy; null generates inputs.</summary>
     public string? ValidationPath { get; init; }
