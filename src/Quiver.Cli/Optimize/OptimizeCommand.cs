@@ -25,6 +25,17 @@ public static class OptimizeCommand
         var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights, for x86 CPUs without VNNI (AVX2 only) where int8 products can saturate." };
         var excludeNodes = new Option<string?>("--exclude-nodes") { Description = "Node names to leave in float, comma-separated." };
         var excludeOps = new Option<string?>("--exclude-ops") { Description = "Op types to leave in float, comma-separated (MatMul, Gemm)." };
+        var int8Static = new Option<bool>("--int8-static")
+        {
+            Description = "Quantize MatMul/Gemm weights and their inputs to int8 with ranges calibrated on --calibration data (QuantizeLinear/DequantizeLinear).",
+        };
+        var calibration = new Option<string?>("--calibration") { Description = "With --int8-static: representative inputs, in the --validation formats." };
+        var calibrationMethod = new Option<string>("--calibration-method")
+        {
+            Description = "With --int8-static: minmax (every value fits) or percentile (rare extremes are clipped).",
+            DefaultValueFactory = _ => "minmax",
+        };
+        var percentile = new Option<double>("--percentile") { Description = "With --calibration-method percentile: the upper percentile kept.", DefaultValueFactory = _ => 99.99 };
         var fp16 = new Option<bool>("--fp16") { Description = "Convert float32 weights and compute to float16 (for GPUs); inputs and outputs stay float32." };
         var keepOps = new Option<string?>("--keep-float32-ops")
         {
@@ -52,9 +63,9 @@ public static class OptimizeCommand
         var noBench = new Option<bool>("--no-bench") { Description = "Skip the speed measurement." };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per session; 0 lets it choose.", DefaultValueFactory = _ => 0 };
 
-        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic quantization, float16, ONNX Runtime graph optimization) and report accuracy and speed before and after.")
+        var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic or static quantization, float16, ONNX Runtime graph optimization) and report accuracy and speed before and after.")
         {
-            model, output, int8Dynamic, fp16, graph, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
+            model, output, int8Dynamic, int8Static, calibration, calibrationMethod, percentile, fp16, graph, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
             validation, samples, seed, maxAccuracyDrop, maxAbsDiff, report, benchBatch, benchDuration, noBench, threads,
         };
         command.SetAction((result, cancellationToken) => GuardAsync(async () =>
@@ -64,13 +75,33 @@ public static class OptimizeCommand
             string? reportPath = result.GetValue(report);
             CheckPaths(modelPath, outputPath, reportPath, errors);
 
-            bool isInt8 = result.GetValue(int8Dynamic), isFp16 = result.GetValue(fp16);
+            bool isDynamic = result.GetValue(int8Dynamic), isStatic = result.GetValue(int8Static), isFp16 = result.GetValue(fp16);
+            bool isInt8 = isDynamic || isStatic;
             string? graphLevel = result.GetValue(graph);
-            int modes = (isInt8 ? 1 : 0) + (isFp16 ? 1 : 0) + (graphLevel is null ? 0 : 1);
+            int modes = (isDynamic ? 1 : 0) + (isStatic ? 1 : 0) + (isFp16 ? 1 : 0) + (graphLevel is null ? 0 : 1);
             if (modes != 1)
             {
-                errors.Add($"choose exactly one of --int8-dynamic, --fp16 and --graph LEVEL{(modes == 0 ? "" : ", not several")}.");
+                errors.Add($"choose exactly one of --int8-dynamic, --int8-static, --fp16 and --graph LEVEL{(modes == 0 ? "" : ", not several")}.");
             }
+
+            string? calibrationPath = result.GetValue(calibration);
+            if (isStatic && calibrationPath is null)
+            {
+                errors.Add("--int8-static needs --calibration FILE: representative inputs to measure activation ranges on.");
+            }
+
+            if (!isStatic && (calibrationPath is not null || result.GetResult(calibrationMethod) is { Implicit: false } || result.GetResult(percentile) is { Implicit: false }))
+            {
+                errors.Add("--calibration, --calibration-method and --percentile apply only to --int8-static.");
+            }
+
+            CalibrationMethod method = result.GetValue(calibrationMethod) switch
+            {
+                "minmax" => CalibrationMethod.MinMax,
+                "percentile" => CalibrationMethod.Percentile,
+                var other => InvalidMethod($"--calibration-method '{other}' is not a method; use minmax or percentile.", errors),
+            };
+            Check(result.GetValue(percentile) is > 50 and <= 100, "--percentile must be above 50 and at most 100, e.g. 99.99.", errors);
 
             GraphOptimizationLevel level = graphLevel switch
             {
@@ -84,7 +115,7 @@ public static class OptimizeCommand
                 .Where(o => result.GetValue(o.Item1)).Select(o => o.Item2)];
             if (!isInt8 && (int8Only.Length > 0 || result.GetValue(excludeNodes) is not null || result.GetValue(excludeOps) is not null))
             {
-                errors.Add("--per-channel, --symmetric, --asymmetric, --reduce-range, --exclude-nodes and --exclude-ops apply only to --int8-dynamic.");
+                errors.Add("--per-channel, --symmetric, --asymmetric, --reduce-range, --exclude-nodes and --exclude-ops apply only to --int8-dynamic and --int8-static.");
             }
 
             if (!isFp16 && (result.GetValue(keepOps) is not null || result.GetValue(keepNodes) is not null))
@@ -118,7 +149,10 @@ public static class OptimizeCommand
             {
                 ModelPath = modelPath,
                 OutputPath = outputPath,
-                Mode = isFp16 ? OptimizeMode.Fp16 : graphLevel is not null ? OptimizeMode.Graph : OptimizeMode.Int8Dynamic,
+                Mode = isFp16 ? OptimizeMode.Fp16 : graphLevel is not null ? OptimizeMode.Graph : isStatic ? OptimizeMode.Int8Static : OptimizeMode.Int8Dynamic,
+                CalibrationPath = calibrationPath,
+                CalibrationMethod = method,
+                Percentile = result.GetValue(percentile),
                 GraphLevel = level,
                 Quantization = new DynamicQuantizationOptions
                 {
@@ -208,6 +242,12 @@ public static class OptimizeCommand
 
     private static string[] List(string? text) =>
         text is null ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    private static CalibrationMethod InvalidMethod(string error, List<string> errors)
+    {
+        errors.Add(error);
+        return CalibrationMethod.MinMax;
+    }
 
     private static GraphOptimizationLevel Invalid(string error, List<string> errors)
     {

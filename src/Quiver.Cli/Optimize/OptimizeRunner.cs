@@ -19,7 +19,8 @@ public static class OptimizeRunner
     public static int Run(OptimizeSettings settings, IAnsiConsole console, TextWriter error, CancellationToken cancellationToken)
     {
         byte[] originalBytes = ReadModel(settings.ModelPath, out ModelProto original);
-        Candidate candidate = Transform(settings, original, originalBytes);
+        IReadOnlyList<Sample>? calibration = null;
+        Candidate candidate = Transform(settings, original, originalBytes, ref calibration);
         var warnings = new List<string>(candidate.Result.Warnings);
 
         AccuracyReport? accuracy = null;
@@ -37,7 +38,7 @@ public static class OptimizeRunner
         }
         else
         {
-            (accuracy, speed) = Measure(settings, originalBytes, candidate.Bytes, cancellationToken);
+            (accuracy, speed) = Measure(settings, originalBytes, candidate.Bytes, calibration, cancellationToken);
         }
 
         LimitReport limits = CheckLimits(settings, accuracy);
@@ -92,11 +93,17 @@ public static class OptimizeRunner
         return bytes;
     }
 
-    private static Candidate Transform(OptimizeSettings settings, ModelProto original, byte[] originalBytes)
+    private static Candidate Transform(OptimizeSettings settings, ModelProto original, byte[] originalBytes, ref IReadOnlyList<Sample>? calibration)
     {
         OptimizationResult result;
         try
         {
+            if (settings.Mode == OptimizeMode.Int8Static)
+            {
+                (result, calibration) = QuantizeStatic(settings, original, originalBytes);
+                return new Candidate(result, result.IsChanged ? OnnxModel.ToBytes(result.Model) : originalBytes);
+            }
+
             result = settings.Mode switch
             {
                 OptimizeMode.Int8Dynamic => DynamicQuantizer.Quantize(original, settings.Quantization),
@@ -111,23 +118,41 @@ public static class OptimizeRunner
         }
         catch (OnnxRuntimeException e)
         {
-            throw new OptimizeException($"ONNX Runtime cannot load '{settings.ModelPath}': {e.Message}");
+            throw new OptimizeException($"ONNX Runtime cannot run '{settings.ModelPath}': {e.Message}");
         }
 
         // Unchanged means byte for byte: the file is copied, not re-serialized.
         return new Candidate(result, result.IsChanged ? OnnxModel.ToBytes(result.Model) : originalBytes);
     }
 
+    // Calibration reads the data, measures every activation MatMul/Gemm reads, and quantizes with those ranges.
+    private static (OptimizationResult Result, IReadOnlyList<Sample> Calibration) QuantizeStatic(OptimizeSettings settings, ModelProto original, byte[] originalBytes)
+    {
+        ModelChecks.RequireEmbeddedWeights(original);
+        IReadOnlyList<Sample> samples;
+        using (InferenceSession session = Load(originalBytes, new SessionSettings(), $"the original model '{settings.ModelPath}'"))
+        {
+            samples = ValidationData.Read(settings.CalibrationPath!, session.Inputs, settings.Samples, "--calibration");
+        }
+
+        IReadOnlyList<string> activations = StaticQuantizer.ActivationsToCalibrate(original, settings.Quantization);
+        var batches = Batches.Group(samples, OptimizeSettings.ComparisonBatch).Select(b => (IReadOnlyList<NamedTensor>)Batches.Stack(b)).ToList();
+        IReadOnlyDictionary<string, ActivationRange> ranges = Calibrator.Calibrate(original, [.. activations], batches, settings.CalibrationMethod, settings.Percentile);
+        return (StaticQuantizer.Quantize(original, ranges, settings.Quantization), samples);
+    }
+
     private static (AccuracyReport Accuracy, SpeedReport? Speed) Measure(OptimizeSettings settings, byte[] originalBytes, byte[] optimizedBytes,
-        CancellationToken cancellationToken)
+        IReadOnlyList<Sample>? calibration, CancellationToken cancellationToken)
     {
         var sessionSettings = new SessionSettings { IntraOpThreads = settings.Threads };
         using InferenceSession original = Load(originalBytes, sessionSettings, $"the original model '{settings.ModelPath}'");
         using InferenceSession optimized = Load(optimizedBytes, sessionSettings, "the optimized model");
 
+        // Without --validation, a calibrated model is compared on its calibration data: in-sample, and said so.
         IReadOnlyList<Sample> samples = settings.ValidationPath is { } path
             ? ValidationData.Read(path, original.Inputs, settings.Samples)
-            : ValidationData.Generate(original.Inputs, settings.Samples, settings.Seed);
+            : calibration ?? ValidationData.Generate(original.Inputs, settings.Samples, settings.Seed);
+        string source = settings.ValidationPath ?? (calibration is null ? "generated" : $"{settings.CalibrationPath} (the calibration data)");
         // A fixed leading dimension is the only batch size the model accepts.
         long fixedBatch = original.Inputs.Select(i => i.Shape[0]).FirstOrDefault(d => d > 0, -1);
         int comparisonBatch = fixedBatch > 0 ? (int)fixedBatch : OptimizeSettings.ComparisonBatch;
@@ -140,8 +165,7 @@ public static class OptimizeRunner
             }
         }
 
-        AccuracyReport accuracy = AccuracyComparison.Compare(original, optimized, samples, comparisonBatch,
-            settings.ValidationPath ?? "generated", cancellationToken);
+        AccuracyReport accuracy = AccuracyComparison.Compare(original, optimized, samples, comparisonBatch, source, cancellationToken);
         if (!settings.Bench)
         {
             return (accuracy, null);
@@ -189,6 +213,7 @@ public static class OptimizeRunner
     private static string ModeName(OptimizeSettings settings) => settings.Mode switch
     {
         OptimizeMode.Int8Dynamic => "int8-dynamic",
+        OptimizeMode.Int8Static => "int8-static",
         OptimizeMode.Fp16 => "fp16",
         OptimizeMode.Graph => "graph-" + GraphLevelName(settings.GraphLevel),
         _ => settings.Mode.ToString(),
@@ -197,7 +222,14 @@ public static class OptimizeRunner
     private static Dictionary<string, string> OptionsOf(OptimizeSettings settings)
     {
         var options = new Dictionary<string, string>();
-        if (settings.Mode == OptimizeMode.Int8Dynamic)
+        if (settings.Mode == OptimizeMode.Int8Static)
+        {
+            options["calibration"] = settings.CalibrationMethod == CalibrationMethod.MinMax
+                ? "min-max"
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"percentile {settings.Percentile}");
+        }
+
+        if (settings.Mode is OptimizeMode.Int8Dynamic or OptimizeMode.Int8Static)
         {
             DynamicQuantizationOptions q = settings.Quantization;
             options["weights"] = (q.PerChannel ? "per-channel" : "per-tensor") + (q.Symmetric ? " symmetric" : " asymmetric") + (q.ReduceRange ? " 7-bit" : "");

@@ -9,6 +9,9 @@ public enum OptimizeMode
     /// <summary>--int8-dynamic: int8 weights, activations quantized at run time.</summary>
     Int8Dynamic,
 
+    /// <summary>--int8-static: int8 weights, activations quantized with calibrated ranges (QDQ).</summary>
+    Int8Static,
+
     /// <summary>--fp16: float16 weights and compute, float32 interface.</summary>
     Fp16,
 
@@ -32,7 +35,16 @@ public sealed record OptimizeSettings
     /// <summary>The --graph level: Basic, Extended or All.</summary>
     public GraphOptimizationLevel GraphLevel { get; init; } = GraphOptimizationLevel.Extended;
 
-    /// <summary>--validation: JSON lines or .npy; null generates inputs.</summary>
+    /// <summary>--calibration: JSON lines or .npy of representative inputs, for --int8-static.</summary>
+    public string? CalibrationPath { get; init; }
+
+    /// <summary>How calibration turns observed values into ranges. Defaults to min-max.</summary>
+    public CalibrationMethod CalibrationMethod { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>The upper percentile for <see cref="CalibrationMethod.Percentile"/>. Defaults to 99.99.</summary>
+    public double Percentile { get; init; } = 99.99;
+
+    /// <summary>--validation: JSON lines or .npy; null compares on the calibration data (--int8-static) or generated inputs.</summary>
     public string? ValidationPath { get; init; }
 
     /// <summary>Samples generated, or the most read from --validation. Defaults to 256.</summary>

@@ -20,19 +20,20 @@ namespace Quiver.Cli.Optimize;
 /// </summary>
 public static partial class ValidationData
 {
-    /// <summary>Reads a validation file, checking every sample against the model's inputs.</summary>
-    public static IReadOnlyList<Sample> Read(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples)
+    /// <summary>Reads a validation or calibration file, checking every sample against the model's inputs.</summary>
+    /// <param name="option">The option that named the file, for messages: "--validation" or "--calibration".</param>
+    public static IReadOnlyList<Sample> Read(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples, string option = "--validation")
     {
         RequireBatchedNumeric(inputs);
         if (!File.Exists(path))
         {
-            throw new OptimizeException($"--validation '{path}' does not exist.");
+            throw new OptimizeException($"{option} '{path}' does not exist.");
         }
 
         IReadOnlyList<Sample> samples = Path.GetExtension(path).Equals(".npy", StringComparison.OrdinalIgnoreCase)
-            ? ReadNpy(path, inputs, maxSamples)
-            : ReadJsonLines(path, inputs, maxSamples);
-        return samples.Count > 0 ? samples : throw new OptimizeException($"--validation '{path}' holds no samples.");
+            ? ReadNpy(path, inputs, maxSamples, option)
+            : ReadJsonLines(path, inputs, maxSamples, option);
+        return samples.Count > 0 ? samples : throw new OptimizeException($"{option} '{path}' holds no samples.");
     }
 
     /// <summary>
@@ -76,7 +77,7 @@ public static partial class ValidationData
         }
     }
 
-    private static List<Sample> ReadJsonLines(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples)
+    private static List<Sample> ReadJsonLines(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples, string option)
     {
         var samples = new List<Sample>();
         int lineNumber = 0;
@@ -93,7 +94,7 @@ public static partial class ValidationData
                 break;
             }
 
-            string where = $"--validation '{path}' line {lineNumber}";
+            string where = $"{option} '{path}' line {lineNumber}";
             try
             {
                 using JsonDocument document = JsonDocument.Parse(line);
@@ -217,9 +218,9 @@ public static partial class ValidationData
         }
     }
 
-    private static List<Sample> ReadNpy(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples)
+    private static List<Sample> ReadNpy(string path, IReadOnlyList<TensorInfo> inputs, int maxSamples, string option)
     {
-        string where = $"--validation '{path}'";
+        string where = $"{option} '{path}'";
         if (inputs.Count != 1)
         {
             throw new OptimizeException($"{where}: a .npy file holds one array, but the model has {inputs.Count} inputs ({Names(inputs)}); use JSON lines.");

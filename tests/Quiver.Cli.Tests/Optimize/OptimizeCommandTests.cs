@@ -264,6 +264,51 @@ public sealed class OptimizeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Int8Static_CalibratedOnJsonLines_WritesAQdqModelComparedOnTheCalibrationData()
+    {
+        string model = SaveMlp("mlp.onnx", softmax: true);
+        string calibration = PathOf("calibration.jsonl"), output = PathOf("out.onnx"), report = PathOf("report.json");
+        WriteJsonLines(calibration, samples: 40, seed: 5);
+
+        (int exit, _, string stderr) = await RunAsync("optimize", model, "-o", output, "--int8-static", "--calibration", calibration,
+            "--calibration-method", "percentile", "--per-channel", "--no-bench", "--report", report);
+
+        Assert.True(exit == 0, stderr);
+        JsonNode json = JsonNode.Parse(File.ReadAllText(report))!;
+        Assert.Equal("int8-static", (string?)json["mode"]);
+        Assert.Equal("percentile 99.99", (string?)json["options"]!["calibration"]);
+        Assert.Equal($"{calibration} (the calibration data)", (string?)json["accuracy"]!["source"]);
+        Assert.Equal(40, (int)json["accuracy"]!["samples"]!);
+        Assert.Equal(2, OnnxModel.Load(output).Graph.Node.Count(n => n.OpType == "QuantizeLinear"));
+    }
+
+    [Fact]
+    public async Task Int8Static_CalibrationNotMatchingTheInputs_ExitsOneAndWritesNothing()
+    {
+        string model = SaveMlp("mlp.onnx", softmax: true);
+        string calibration = PathOf("calibration.jsonl"), output = PathOf("out.onnx");
+        File.WriteAllText(calibration, "{\"input\": [1, 2, 3, 4]}\n");
+
+        (int exit, _, string stderr) = await RunAsync("optimize", model, "-o", output, "--int8-static", "--calibration", calibration);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"--calibration '{calibration}' line 1: input 'input' has sample shape [4], but the model expects [16]", stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task Int8Static_WithoutCalibration_ExitsOneSayingWhatIsNeeded()
+    {
+        string model = SaveMlp("mlp.onnx", softmax: true);
+
+        (int exit, _, string stderr) = await RunAsync("optimize", model, "-o", PathOf("out.onnx"), "--int8-static", "--calibration-method", "median");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("--int8-static needs --calibration FILE", stderr);
+        Assert.Contains("--calibration-method 'median' is not a method", stderr);
+    }
+
+    [Fact]
     public async Task BadArguments_AreAllListedAtOnce()
     {
         string model = SaveMlp("mlp.onnx", softmax: false);
@@ -272,7 +317,7 @@ public sealed class OptimizeCommandTests : IDisposable
             "--symmetric", "--asymmetric", "--exclude-ops", "Conv", "--graph", "fastest", "--bench-batch", "0");
 
         Assert.Equal(1, exit);
-        Assert.Contains("choose exactly one of --int8-dynamic, --fp16 and --graph", stderr);
+        Assert.Contains("choose exactly one of --int8-dynamic, --int8-static, --fp16 and --graph", stderr);
         Assert.Contains("--symmetric and --asymmetric cannot be used together", stderr);
         Assert.Contains("--exclude-ops 'Conv' is not an op type", stderr);
         Assert.Contains("--graph 'fastest' is not a level", stderr);
@@ -286,6 +331,13 @@ public sealed class OptimizeCommandTests : IDisposable
 
         Assert.Equal(1, exit);
         Assert.Contains("does not exist", stderr);
+    }
+
+    private static void WriteJsonLines(string path, int samples, int seed)
+    {
+        var random = new Random(seed);
+        File.WriteAllLines(path, Enumerable.Range(0, samples).Select(_ =>
+            "{\"input\": [" + string.Join(", ", Enumerable.Range(0, 16).Select(_ => random.NextSingle().ToString(CultureInfo.InvariantCulture))) + "]}"));
     }
 
     private string PathOf(string name) => Path.Combine(_folder, name);
