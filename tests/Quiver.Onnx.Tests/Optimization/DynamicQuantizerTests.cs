@@ -60,6 +60,7 @@ public sealed class DynamicQuantizerTests
         // One fused int8 kernel per layer, with the bias folded in: the fast path of ORT's CPU provider.
         Assert.Equal(2, ops.Count(op => op == "DynamicQuantizeMatMul"));
         Assert.DoesNotContain("MatMulInteger", ops);
+        Assert.DoesNotContain("Add", ops);
     }
 
     [Fact]
