@@ -27,7 +27,11 @@ public static class Fp16Converter
     [
         "Constant", "ConstantOfShape", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear",
         "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+        "NonMaxSuppression", // boxes and scores are float32 only
     ];
+
+    // Operands the specification types as float32 whatever the op computes in: they are cast back for a converted node.
+    private static readonly Dictionary<string, int> s_float32Operands = new(StringComparer.Ordinal) { ["Resize"] = 2, ["Upsample"] = 1 };
 
     /// <summary>Returns the converted model; the input model is not modified.</summary>
     /// <exception cref="ModelOptimizationException">External data, subgraphs, or a value whose type cannot be inferred.</exception>
@@ -133,11 +137,12 @@ public static class Fp16Converter
 
         private void Convert(NodeProto node)
         {
+            int float32Operand = s_float32Operands.TryGetValue(node.OpType, out int index) ? index : -1;
             for (int i = 0; i < node.Input.Count; i++)
             {
                 if (IsFloat(node.Input[i]))
                 {
-                    node.Input[i] = Half(node.Input[i]);
+                    node.Input[i] = i == float32Operand ? Single(node.Input[i]) : Half(node.Input[i]);
                 }
             }
 

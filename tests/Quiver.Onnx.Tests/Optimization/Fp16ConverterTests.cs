@@ -97,6 +97,25 @@ public sealed class Fp16ConverterTests
     }
 
     [Fact]
+    public void Convert_ResizeScales_StayFloat32AsTheSpecificationRequires()
+    {
+        ModelProto model = new ModelBuilder("upscale")
+            .Input("x", TensorElementType.Float, 1, 1, 2, 2)
+            .Initializer("scales", [1f, 1f, 2f, 2f])
+            .Node("Resize", ["x", "", "scales"], ["y"], OnnxAttribute.String("mode", "nearest"))
+            .Output("y", TensorElementType.Float, 1, 1, 4, 4)
+            .Build();
+
+        OptimizationResult result = Fp16Converter.Convert(model);
+
+        NodeProto resize = result.Model.Graph.Node.Single(n => n.OpType == "Resize");
+        NodeProto scalesCast = result.Model.Graph.Node.Single(n => n.Output[0] == resize.Input[2]);
+        Assert.Equal((long)TensorElementType.Float, scalesCast.Attribute.Single().I);
+        float[] y = OptimizationModels.Run(result.Model, "x", [1, 1, 2, 2], [1f, 2f, 3f, 4f]);
+        Assert.Equal([1f, 1f, 2f, 2f, 1f, 1f, 2f, 2f, 3f, 3f, 4f, 4f, 3f, 3f, 4f, 4f], y);
+    }
+
+    [Fact]
     public void Convert_WeightBeyondTheFloat16Range_IsClampedWithAWarning()
     {
         ModelProto model = SampleModels.AddConstant(TensorElementType.Float, 1e6, "batch").Build();
