@@ -88,7 +88,10 @@ internal static unsafe class NativeSessionOptions
             }
             catch (OnnxRuntimeException e)
             {
-                throw new OnnxRuntimeException(e.ErrorCode, $"execution provider '{provider.Name}' is not available: {e.OrtMessage}");
+                // Say what would work: a typo ("cdua") and a CPU-only build look alike in ORT's own message.
+                throw new OnnxRuntimeException(e.ErrorCode,
+                    $"execution provider '{provider.Name}' is not available: {e.OrtMessage} Names Quiver knows: cpu, cuda, tensorrt; " +
+                    $"any other name goes to ONNX Runtime as is. The ONNX Runtime at {runtime.LibraryPath} has: {string.Join(", ", runtime.AvailableProviders)}.");
             }
         }
     }

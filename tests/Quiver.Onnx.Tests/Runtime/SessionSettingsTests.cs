@@ -75,6 +75,8 @@ public sealed class SessionSettingsTests : IDisposable
         var error = Assert.Throws<OnnxRuntimeException>(() => InferenceSession.FromFile(_models.Mlp(), settings));
 
         Assert.Contains($"'{provider}'", error.Message);
+        Assert.Contains("Names Quiver knows: cpu, cuda, tensorrt", error.Message);
+        Assert.Contains("CPUExecutionProvider", error.Message);
     }
 
     [Theory]
