@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>How values look in tables and messages: the same everywhere, invariant culture, "-" for nothing.</summary>
 public static class Display
@@ -49,10 +49,4 @@ public static class Display
     /// <summary>A model's aliases in name order: "production → 2, staging → 3".</summary>
     public static string Aliases(IReadOnlyDictionary<string, int> aliases) =>
         List(aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key} → {Number(a.Value)}"));
-
-    /// <summary>How many versions are in each state: "3 (2 ready, 1 retired)".</summary>
-    public static string VersionCounts(IReadOnlyList<VersionRecord> versions) => versions.Count == 0
-        ? "0"
-        : string.Create(CultureInfo.InvariantCulture, $"{versions.Count} (") +
-          string.Join(", ", versions.GroupBy(v => v.State).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}")) + ")";
 }
