@@ -13,6 +13,9 @@ public static class QuiverCommand
         root.Subcommands.Add(Bench.BenchCommand.Create());
         root.Subcommands.Add(Keys.KeysCommand.Create());
         root.Subcommands.Add(Models.ModelsCommand.Create());
+        root.Subcommands.Add(Rollouts.RolloutCommand.Create());
+        root.Subcommands.Add(Rollouts.ExperimentCommand.Create());
+        root.Subcommands.Add(Rollouts.EndpointCommand.Create());
         return root;
     }
 }

@@ -49,4 +49,11 @@ public static class Display
     /// <summary>A model's aliases in name order: "production → 2, staging → 3".</summary>
     public static string Aliases(IReadOnlyDictionary<string, int> aliases) =>
         List(aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key} → {Number(a.Value)}"));
+
+    /// <summary>A decimal number with up to <paramref name="digits"/> decimals: "1.5", "0.0399".</summary>
+    public static string Decimal(double? value, int digits = 4) =>
+        value?.ToString("0." + new string('#', digits), CultureInfo.InvariantCulture) ?? None;
+
+    /// <summary>A fraction as a percentage: 0.01 is "1%", 0.0025 is "0.25%".</summary>
+    public static string Percent(double? fraction) => fraction is { } value ? Decimal(value * 100, 2) + "%" : None;
 }
