@@ -14,6 +14,9 @@ public static class QuiverCommand
         root.Subcommands.Add(Keys.KeysCommand.Create());
         root.Subcommands.Add(Models.ModelsCommand.Create());
         root.Subcommands.Add(Optimize.OptimizeCommand.Create());
+        root.Subcommands.Add(Rollouts.RolloutCommand.Create());
+        root.Subcommands.Add(Rollouts.ExperimentCommand.Create());
+        root.Subcommands.Add(Rollouts.EndpointCommand.Create());
         return root;
     }
 }

@@ -1,3 +1,5 @@
+using Quiver.Cli.Admin;
+
 namespace Quiver.Cli.Models;
 
 /// <summary>The one-line answers of the commands that change something.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -26,11 +27,11 @@ public static class ConfigFile
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new ModelsUsageException($"--config '{path}' does not exist.");
+            throw new UsageException($"--config '{path}' does not exist.");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelsUsageException($"--config '{path}' cannot be read: {e.Message}");
+            throw new UsageException($"--config '{path}' cannot be read: {e.Message}");
         }
 
         JsonNode? config;
@@ -40,11 +41,11 @@ public static class ConfigFile
         }
         catch (JsonException e)
         {
-            throw new ModelsUsageException($"--config '{path}' is not valid JSON: {e.Message}");
+            throw new UsageException($"--config '{path}' is not valid JSON: {e.Message}");
         }
 
         return config is JsonObject
             ? config.ToJsonString(s_compact)
-            : throw new ModelsUsageException($"--config '{path}' must hold a JSON object, like a model repository's config.json.");
+            : throw new UsageException($"--config '{path}' must hold a JSON object, like a model repository's config.json.");
     }
 }

@@ -1,5 +1,6 @@
+using System.Globalization;
+using Quiver.Cli.Admin;
 using Spectre.Console;
-using Spectre.Console.Rendering;
 
 namespace Quiver.Cli.Models;
 
@@ -16,7 +17,7 @@ public static class ModelTables
         foreach (ModelRecord model in models)
         {
             Add(table, model.Name, Display.Number(model.LatestVersion), Display.Aliases(model.Aliases),
-                Display.VersionCounts(model.Versions), Display.Time(model.CreatedAt), Display.Text(model.Description));
+                VersionCounts(model.Versions), Display.Time(model.CreatedAt), Display.Text(model.Description));
         }
 
         return table;
@@ -99,17 +100,13 @@ public static class ModelTables
         return table;
     }
 
-    private static Table Create(params string[] columns)
-    {
-        var table = new Table { Border = TableBorder.Rounded };
-        foreach (string column in columns)
-        {
-            table.AddColumn(new TableColumn(new Text(column)));
-        }
+    /// <summary>How many versions are in each state: "3 (2 ready, 1 retired)".</summary>
+    public static string VersionCounts(IReadOnlyList<VersionRecord> versions) => versions.Count == 0
+        ? "0"
+        : string.Create(CultureInfo.InvariantCulture, $"{versions.Count} (") +
+          string.Join(", ", versions.GroupBy(v => v.State).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}")) + ")";
 
-        return table;
-    }
+    private static Table Create(params string[] columns) => AdminTables.Create(columns);
 
-    private static void Add(Table table, params string[] cells) =>
-        table.AddRow(cells.Select(cell => (IRenderable)new Text(cell)).ToArray());
+    private static void Add(Table table, params string[] cells) => AdminTables.Add(table, cells);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -6,24 +7,24 @@ namespace Quiver.Cli.Models;
 public static class ModelsAliasCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         var command = new Command("alias", "Point an alias (production, staging, ...) at a version, or remove it.")
         {
             Set(options),
             Remove(options),
         };
-        command.Action = ModelsCommand.MissingSubcommand("models alias", command, options);
+        command.Action = AdminAction.MissingSubcommand("models alias", command, options);
         return command;
     }
 
-    private static Command Set(ModelsOptions options)
+    private static Command Set(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         Argument<string> alias = ModelArguments.Alias();
         Argument<int> version = ModelArguments.Version("The version the alias will point at.");
         var command = new Command("set", "Point ALIAS of model NAME at VERSION; requests for the alias switch to it.") { name, alias, version };
-        command.Action = new ModelsAction("models alias set", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models alias set", async (run, cancellationToken) =>
         {
             using AdminClient client = run.OpenClient();
             AdminReply<AliasRecord> reply = await client.SetAliasAsync(
@@ -34,12 +35,12 @@ public static class ModelsAliasCommand
         return command;
     }
 
-    private static Command Remove(ModelsOptions options)
+    private static Command Remove(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         Argument<string> alias = ModelArguments.Alias();
         var command = new Command("remove", "Remove ALIAS from model NAME.") { name, alias };
-        command.Action = new ModelsAction("models alias remove", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models alias remove", async (run, cancellationToken) =>
         {
             using AdminClient client = run.OpenClient();
             AdminReply<AliasRecord> reply = await client.RemoveAliasAsync(run.Result.GetValue(name)!, run.Result.GetValue(alias)!, cancellationToken);

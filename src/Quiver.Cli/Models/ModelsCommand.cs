@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -8,7 +9,7 @@ public static class ModelsCommand
     /// <summary>The command group with push, list, show, alias, promote, rollback, retire and history.</summary>
     public static Command Create()
     {
-        var options = new ModelsOptions();
+        var options = new AdminOptions();
         var command = new Command("models", "Manage a running server's model registry: push versions, move aliases, promote, roll back, retire.")
         {
             options.Server,
@@ -22,12 +23,7 @@ public static class ModelsCommand
             ModelsRetireCommand.Create(options),
             ModelsHistoryCommand.Create(options),
         };
-        command.Action = MissingSubcommand("models", command, options);
+        command.Action = AdminAction.MissingSubcommand("models", command, options);
         return command;
     }
-
-    /// <summary>The action of a group run without a subcommand: a usage error (exit 2) naming the subcommands.</summary>
-    public static ModelsAction MissingSubcommand(string path, Command group, ModelsOptions options) =>
-        new(path, (_, _) => throw new ModelsUsageException(
-            $"'quiver {path}' needs a subcommand: {string.Join(", ", group.Subcommands.Select(c => c.Name))}."), options);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -6,11 +7,11 @@ namespace Quiver.Cli.Models;
 public static class ModelsHistoryCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         var command = new Command("history", "List every alias change of a model, newest first: promotions, rollbacks, removals.") { name };
-        command.Action = new ModelsAction("models history", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models history", async (run, cancellationToken) =>
         {
             string model = run.Result.GetValue(name)!;
             using AdminClient client = run.OpenClient();

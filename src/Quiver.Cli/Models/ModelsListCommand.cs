@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -6,10 +7,10 @@ namespace Quiver.Cli.Models;
 public static class ModelsListCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         var command = new Command("list", "List the registry's models with their aliases and versions.");
-        command.Action = new ModelsAction("models list", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models list", async (run, cancellationToken) =>
         {
             using AdminClient client = run.OpenClient();
             AdminReply<ModelList> reply = await client.ListModelsAsync(cancellationToken);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -6,7 +7,7 @@ namespace Quiver.Cli.Models;
 public static class ModelsPushCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         var file = new Argument<string>("FILE") { Description = "The ONNX model file; streamed to the server, never read whole into memory." };
@@ -34,7 +35,7 @@ public static class ModelsPushCommand
         {
             name, file, description, alias, config, tags, sourceUri, trainingRun, force,
         };
-        command.Action = new ModelsAction("models push", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models push", async (run, cancellationToken) =>
         {
             string path = run.Result.GetValue(file)!;
             var push = new PushRequest

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -6,13 +7,13 @@ namespace Quiver.Cli.Models;
 public static class ModelsRetireCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         Argument<int> version = ModelArguments.Version("The version to retire.");
         var reason = new Option<string?>("--reason") { Description = "Why, recorded with the version.", HelpName = "TEXT" };
         var command = new Command("retire", "Mark VERSION retired, with an optional reason; its record stays in the registry.") { name, version, reason };
-        command.Action = new ModelsAction("models retire", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models retire", async (run, cancellationToken) =>
         {
             string model = run.Result.GetValue(name)!;
             using AdminClient client = run.OpenClient();

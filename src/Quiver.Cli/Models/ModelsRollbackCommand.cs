@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Models;
 
@@ -9,7 +10,7 @@ public static class ModelsRollbackCommand
     public const string DefaultAlias = "production";
 
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         var alias = new Option<string>("--alias")
@@ -29,7 +30,7 @@ public static class ModelsRollbackCommand
         {
             name, alias,
         };
-        command.Action = new ModelsAction("models rollback", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models rollback", async (run, cancellationToken) =>
         {
             using AdminClient client = run.OpenClient();
             AdminReply<AliasRecord> reply = await client.RollbackAsync(run.Result.GetValue(name)!, run.Result.GetValue(alias)!, cancellationToken);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Quiver.Cli.Admin;
 using Spectre.Console;
 
 namespace Quiver.Cli.Models;
@@ -7,12 +8,12 @@ namespace Quiver.Cli.Models;
 public static class ModelsShowCommand
 {
     /// <summary>The command, its arguments and options; <paramref name="options"/> are the group's shared --server and --json.</summary>
-    public static Command Create(ModelsOptions options)
+    public static Command Create(AdminOptions options)
     {
         Argument<string> name = ModelArguments.Name();
         Argument<int?> version = ModelArguments.OptionalVersion("A version to show in full: hash, lineage and signature.");
         var command = new Command("show", "Show a model (versions, replicas, recent alias changes) or one version of it.") { name, version };
-        command.Action = new ModelsAction("models show", async (run, cancellationToken) =>
+        command.Action = new AdminAction("models show", async (run, cancellationToken) =>
         {
             string model = run.Result.GetValue(name)!;
             using AdminClient client = run.OpenClient();

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Quiver.Cli.Models;
+using Quiver.Cli.Admin;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
 using Quiver.Server;

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Quiver.Cli.Models;
+using Quiver.Cli.Admin;
 
 namespace Quiver.Cli.Tests.Models;
 

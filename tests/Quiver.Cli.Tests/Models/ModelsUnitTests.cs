@@ -1,3 +1,4 @@
+using Quiver.Cli.Admin;
 using Quiver.Cli.Models;
 
 namespace Quiver.Cli.Tests.Models;
@@ -33,7 +34,7 @@ public sealed class ModelsUnitTests
         string path = files.Random("m.onnx", 200_000);
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
 
-        using StreamContent content = AdminClient.ArtifactContent(file);
+        using StreamContent content = ModelsApi.ArtifactContent(file);
 
         Assert.Equal(200_000, content.Headers.ContentLength);
         Assert.Equal("application/octet-stream", content.Headers.ContentType!.MediaType);

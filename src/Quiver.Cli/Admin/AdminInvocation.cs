@@ -1,10 +1,10 @@
 using System.CommandLine;
 using Spectre.Console;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
-/// <summary>One run of a models command: its parsed arguments, its output, and the way to the server.</summary>
-public sealed class ModelsInvocation(ParseResult result, ModelsOptions options)
+/// <summary>One run of an admin command: its parsed arguments, its output, and the way to the server.</summary>
+public sealed class AdminInvocation(ParseResult result, AdminOptions options)
 {
     private IAnsiConsole? _console;
 
@@ -21,7 +21,7 @@ public sealed class ModelsInvocation(ParseResult result, ModelsOptions options)
     public bool Json => result.GetValue(options.Json);
 
     /// <summary>Tables go here.</summary>
-    public IAnsiConsole Console => _console ??= ModelsConsole.For(Out);
+    public IAnsiConsole Console => _console ??= AdminConsole.For(Out);
 
     /// <summary>A client for the server of <c>--server</c> / QUIVER_SERVER, acting as the OS user.</summary>
     public AdminClient OpenClient() => new(ServerAddress.Parse(result.GetValue(options.Server)!), CliActor.Current);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>How values look in tables and messages: the same everywhere, invariant culture, "-" for nothing.</summary>
 public static class Display
@@ -50,9 +50,10 @@ public static class Display
     public static string Aliases(IReadOnlyDictionary<string, int> aliases) =>
         List(aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key} → {Number(a.Value)}"));
 
-    /// <summary>How many versions are in each state: "3 (2 ready, 1 retired)".</summary>
-    public static string VersionCounts(IReadOnlyList<VersionRecord> versions) => versions.Count == 0
-        ? "0"
-        : string.Create(CultureInfo.InvariantCulture, $"{versions.Count} (") +
-          string.Join(", ", versions.GroupBy(v => v.State).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}")) + ")";
+    /// <summary>A decimal number with up to <paramref name="digits"/> decimals: "1.5", "0.0399".</summary>
+    public static string Decimal(double? value, int digits = 4) =>
+        value?.ToString("0." + new string('#', digits), CultureInfo.InvariantCulture) ?? None;
+
+    /// <summary>A fraction as a percentage: 0.01 is "1%", 0.0025 is "0.25%".</summary>
+    public static string Percent(double? fraction) => fraction is { } value ? Decimal(value * 100, 2) + "%" : None;
 }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>Who the CLI acts as: the OS user name, sent as the version's creator and as <c>X-Quiver-Actor</c>.</summary>
 public static class CliActor

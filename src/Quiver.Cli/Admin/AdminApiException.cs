@@ -1,4 +1,4 @@
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>The server refused a request (HTTP 4xx/5xx): its own message, printed as is, exit code 1.</summary>
 public sealed class AdminApiException(int statusCode, string message) : Exception(message)

@@ -1,4 +1,4 @@
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>Where the server is: <c>--server</c>, else the <c>QUIVER_SERVER</c> environment variable, else localhost:8000.</summary>
 public static class ServerAddress
@@ -23,7 +23,7 @@ public static class ServerAddress
         if (!Uri.TryCreate(trimmed.EndsWith('/') ? trimmed : trimmed + "/", UriKind.Absolute, out Uri? uri) ||
             uri.Scheme is not ("http" or "https") || uri.Query.Length > 0 || uri.Fragment.Length > 0)
         {
-            throw new ModelsUsageException($"--server '{text}' is not an http:// or https:// address such as {Default}.");
+            throw new UsageException($"--server '{text}' is not an http:// or https:// address such as {Default}.");
         }
 
         return uri;

@@ -1,9 +1,9 @@
 using System.CommandLine;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
-/// <summary>The options every <c>quiver models</c> command takes: where the server is, and JSON for scripts.</summary>
-public sealed class ModelsOptions
+/// <summary>The options every admin command (<c>quiver models</c>, <c>rollout</c>, <c>experiment</c>, <c>endpoint</c>) takes: where the server is, and JSON for scripts.</summary>
+public sealed class AdminOptions
 {
     /// <summary><c>--server URL</c>; defaults to QUIVER_SERVER, else http://localhost:8000.</summary>
     public Option<string> Server { get; } = new("--server")

@@ -1,13 +1,13 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>
-/// Runs a models command and turns every outcome into an exit code and at most a few lines on stderr:
+/// Runs an admin API command (models, rollout, experiment, endpoint) and turns every outcome into an exit code and at most a few lines on stderr:
 /// 0 done, 1 the server refused or could not be reached, 2 bad arguments (nothing sent), 130 cancelled.
 /// </summary>
-public sealed class ModelsAction(string command, Func<ModelsInvocation, CancellationToken, Task<int>> run, ModelsOptions options)
+public sealed class AdminAction(string command, Func<AdminInvocation, CancellationToken, Task<int>> run, AdminOptions options)
     : AsynchronousCommandLineAction
 {
     /// <summary>
@@ -29,9 +29,9 @@ public sealed class ModelsAction(string command, Func<ModelsInvocation, Cancella
 
         try
         {
-            return await run(new ModelsInvocation(parseResult, options), cancellationToken);
+            return await run(new AdminInvocation(parseResult, options), cancellationToken);
         }
-        catch (ModelsUsageException e)
+        catch (UsageException e)
         {
             return await UsageAsync(error, [e.Message]);
         }
@@ -57,4 +57,9 @@ public sealed class ModelsAction(string command, Func<ModelsInvocation, Cancella
         await error.WriteLineAsync($"See 'quiver {command} --help'.");
         return 2;
     }
+
+    /// <summary>The action of a group run without a subcommand: a usage error (exit 2) naming the subcommands.</summary>
+    public static AdminAction MissingSubcommand(string path, Command group, AdminOptions options) =>
+        new(path, (_, _) => throw new UsageException(
+            $"'quiver {path}' needs a subcommand: {string.Join(", ", group.Subcommands.Select(c => c.Name))}."), options);
 }

@@ -1,8 +1,6 @@
-using System.Text.Json;
-
 namespace Quiver.Cli.Models;
 
-// The JSON of the admin API (/v2/admin/...), read for tables only: --json prints the server's own text.
+// The JSON of the models admin API (/v2/admin/models/...), read for tables only: --json prints the server's own text.
 // Every member has a default so an older or newer server's missing or extra fields never break the CLI.
 
 /// <summary><c>GET /v2/admin/models</c>.</summary>
@@ -152,19 +150,4 @@ public sealed record AliasRecord
     public int? Version { get; init; }
 
     public int? PreviousVersion { get; init; }
-}
-
-/// <summary>The body of every error answer.</summary>
-public sealed record ErrorRecord
-{
-    public string? Error { get; init; }
-}
-
-/// <summary>The admin API's serializer settings: snake_case, as the server writes it.</summary>
-public static class AdminJson
-{
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-    };
 }

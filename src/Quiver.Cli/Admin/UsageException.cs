@@ -1,4 +1,4 @@
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>A bad argument found before anything is sent (missing file, invalid config, bad address): exit code 2.</summary>
-public sealed class ModelsUsageException(string message) : Exception(message);
+public sealed class UsageException(string message) : Exception(message);

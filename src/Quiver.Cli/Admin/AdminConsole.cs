@@ -1,9 +1,9 @@
 using Spectre.Console;
 
-namespace Quiver.Cli.Models;
+namespace Quiver.Cli.Admin;
 
 /// <summary>A Spectre.Console console over the command's output writer.</summary>
-public static class ModelsConsole
+public static class AdminConsole
 {
     /// <summary>A console writing to <paramref name="output"/>: colors only on a terminal, plain text everywhere else.</summary>
     public static IAnsiConsole For(TextWriter output)
