@@ -13,6 +13,7 @@ public static class QuiverCommand
         root.Subcommands.Add(Bench.BenchCommand.Create());
         root.Subcommands.Add(Keys.KeysCommand.Create());
         root.Subcommands.Add(Models.ModelsCommand.Create());
+        root.Subcommands.Add(Batch.BatchCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,96 @@
+using System.Globalization;
+using Quiver.Onnx;
+
+namespace Quiver.Core.Batch;
+
+/// <summary>A model file found for a batch job: a path given directly, or NAME[:VERSION] in a model repository.</summary>
+/// <param name="Display">What the user asked for, for messages and checkpoints.</param>
+/// <param name="Path">The .onnx file.</param>
+public sealed record BatchModelFile(string Display, string Path)
+{
+    /// <summary>
+    /// Finds the model: a path ending in .onnx or naming an existing file is used as is; otherwise
+    /// NAME[:VERSION] is looked up in <paramref name="repository"/> (Triton's layout, &lt;model&gt;/&lt;version&gt;/model.onnx),
+    /// the highest version when none is given.
+    /// </summary>
+    public static BatchModelFile Locate(string model, string? repository)
+    {
+        if (model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(model))
+        {
+            return File.Exists(model)
+                ? new BatchModelFile(model, System.IO.Path.GetFullPath(model))
+                : throw new BatchException(BatchErrorKind.Model, $"model file '{model}' does not exist.");
+        }
+
+        if (model.Contains('@', StringComparison.Ordinal))
+        {
+            throw new BatchException(BatchErrorKind.Model,
+                $"--model '{model}': aliases live in a registry, and a model repository has only numbered versions; use NAME:VERSION, or NAME for the latest.");
+        }
+
+        if (repository is null)
+        {
+            throw new BatchException(BatchErrorKind.Model,
+                $"--model '{model}' is not a file; to name a model, pass --model-repository DIR (laid out as <model>/<version>/model.onnx).");
+        }
+
+        if (!Directory.Exists(repository))
+        {
+            throw new BatchException(BatchErrorKind.Model, $"model repository '{repository}' does not exist.");
+        }
+
+        int colon = model.LastIndexOf(':');
+        string name = colon < 0 ? model : model[..colon];
+        long? version = null;
+        if (colon >= 0)
+        {
+            if (!long.TryParse(model.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long v) || v < 1)
+            {
+                throw new BatchException(BatchErrorKind.Model, $"--model '{model}': the version after ':' must be a number from 1 up.");
+            }
+
+            version = v;
+        }
+
+        string folder = System.IO.Path.Combine(repository, name);
+        if (name.Length == 0 || name.StartsWith('.') || name.IndexOfAny(['/', '\\']) >= 0 || !Directory.Exists(folder))
+        {
+            string[] known = Directory.EnumerateDirectories(repository).Select(System.IO.Path.GetFileName).Where(n => !n!.StartsWith('.')).Order().ToArray()!;
+            throw new BatchException(BatchErrorKind.Model,
+                $"model repository '{repository}' has no model '{name}'; it has: {(known.Length == 0 ? "none" : string.Join(", ", known))}.");
+        }
+
+        long[] versions = Directory.EnumerateDirectories(folder)
+            .Select(d => long.TryParse(System.IO.Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : 0)
+            .Where(v => v > 0 && File.Exists(System.IO.Path.Combine(folder, v.ToString(CultureInfo.InvariantCulture), "model.onnx")))
+            .Order()
+            .ToArray();
+        if (versions.Length == 0)
+        {
+            throw new BatchException(BatchErrorKind.Model, $"model '{name}' in '{repository}' has no version folder with a model.onnx.");
+        }
+
+        long chosen = version ?? versions[^1];
+        if (!versions.Contains(chosen))
+        {
+            throw new BatchException(BatchErrorKind.Model,
+                $"model '{name}' has no version {chosen}; its versions are: {string.Join(", ", versions)}.");
+        }
+
+        string path = System.IO.Path.Combine(folder, chosen.ToString(CultureInfo.InvariantCulture), "model.onnx");
+        return new BatchModelFile($"{name}:{chosen}", System.IO.Path.GetFullPath(path));
+    }
+
+    /// <summary>Loads the file into ONNX Runtime; throws a <see cref="BatchErrorKind.Model"/> error when it cannot.</summary>
+    public InferenceSession Load(SessionSettings settings)
+    {
+        try
+        {
+            return InferenceSession.FromFile(Path, settings);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new BatchException(BatchErrorKind.Model, $"ONNX Runtime cannot load model '{Display}' ({Path}): {e.Message}", e);
+        }
+    }
+}
