@@ -73,7 +73,10 @@ public static class BatchRunView
             output.WriteLine(string.Create(culture, $"resumed     at row {row:N0}; this run did {result.RowsThisRun:N0} rows"));
         }
 
-        output.WriteLine(string.Create(culture, $"elapsed     {result.Elapsed.TotalSeconds:F1} s"));
-        output.WriteLine(string.Create(culture, $"throughput  {result.RowsPerSecond:N0} rows/s"));
+        if (!result.AlreadyCompleted)
+        {
+            output.WriteLine(string.Create(culture, $"elapsed     {result.Elapsed.TotalSeconds:F1} s"));
+            output.WriteLine(string.Create(culture, $"throughput  {result.RowsPerSecond:N0} rows/s"));
+        }
     }
 }
