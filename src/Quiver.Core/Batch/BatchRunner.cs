@@ -439,7 +439,16 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
         {
             if (resumed is not null)
             {
-                return (Reopen(output, resumed.OutputLength, "output"), Reopen(errors, resumed.ErrorsLength, "error file"));
+                FileStream reopened = Reopen(output, resumed.OutputLength, "output");
+                try
+                {
+                    return (reopened, Reopen(errors, resumed.ErrorsLength, "error file"));
+                }
+                catch
+                {
+                    reopened.Dispose();
+                    throw;
+                }
             }
 
             if (!options.Overwrite)
@@ -476,11 +485,12 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
         }
 
         var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read, bufferSize: 1);
-        if (file.Length < length)
+        long actual = file.Length;
+        if (actual < length)
         {
             file.Dispose();
             throw new BatchException(BatchErrorKind.Checkpoint,
-                $"cannot resume: the {what} '{path}' is shorter ({file.Length} bytes) than the checkpoint recorded ({length}); it was changed since. Start over with --overwrite.");
+                $"cannot resume: the {what} '{path}' is shorter ({actual} bytes) than the checkpoint recorded ({length}); it was changed since. Start over with --overwrite.");
         }
 
         // Rows written after the checkpoint are dropped here and written again from the input, exactly once.

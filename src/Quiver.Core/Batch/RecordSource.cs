@@ -150,7 +150,7 @@ internal sealed class TextRecordSource : RecordSource
                 record = _buffer.AsSpan(_start, length > 0 && _buffer[found - 1] == '\r' ? length - 1 : length);
                 _start = found + 1;
                 _line += 1 + innerLines;
-                return skipping ? RecordStatus.TooLong : RecordStatus.Record;
+                return skipping || length > _maxRecord ? RecordStatus.TooLong : RecordStatus.Record;
             }
 
             if (_eof)
@@ -164,7 +164,7 @@ internal sealed class TextRecordSource : RecordSource
                 record = _buffer.AsSpan(_start, length > 0 && _buffer[_end - 1] == '\r' ? length - 1 : length);
                 _start = _end;
                 _line += 1 + innerLines;
-                return skipping ? RecordStatus.TooLong : inQuotes ? RecordStatus.UnterminatedQuote : RecordStatus.Record;
+                return skipping || length > _maxRecord ? RecordStatus.TooLong : inQuotes ? RecordStatus.UnterminatedQuote : RecordStatus.Record;
             }
 
             if (_end - _start >= _maxRecord)
@@ -257,7 +257,7 @@ internal sealed class NpySource : RecordSource
     public static NpySource Open(Stream stream, string path)
     {
         Span<byte> prefix = stackalloc byte[10];
-        if (stream.ReadAtLeast(prefix, 10, throwOnEndOfStream: false) < 10 || !prefix[..6].SequenceEqual("\x93NUMPY"u8))
+        if (stream.ReadAtLeast(prefix, 10, throwOnEndOfStream: false) < 10 || prefix[0] != 0x93 || !prefix[1..6].SequenceEqual("NUMPY"u8))
         {
             throw Bad(path, "it does not start with the .npy magic string \\x93NUMPY");
         }
