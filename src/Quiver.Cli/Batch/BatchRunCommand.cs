@@ -42,12 +42,13 @@ public static class BatchRunCommand
         var shard = new Option<string?>("--shard") { Description = "Process only shard K of N (K from 0): rows whose index mod N is K, e.g. 0/4." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint of an interrupted run of the same job (starts fresh when there is none)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output, error file and checkpoint." };
+        var rate = new Option<double?>("--rate") { Description = "At most this many rows per second (to share the machine). Default: as fast as it goes." };
         var interval = new Option<string>("--checkpoint-interval") { Description = "Time between checkpoints (500ms, 5s, 1m).", DefaultValueFactory = _ => "5s" };
 
         var command = new Command("run", "Run every row of a file through a model, writing one result row per input row.")
         {
             model, repository, input, output, errors, checkpoint, inputFormat, outputFormat, delimiter, map, batchSize, threads,
-            maxErrors, shard, resume, overwrite, interval,
+            maxErrors, shard, resume, overwrite, interval, rate,
         };
         command.Action = new BatchAction("batch run", async (result, cancellationToken) =>
         {
@@ -73,6 +74,7 @@ public static class BatchRunCommand
                 Resume = result.GetValue(resume),
                 Overwrite = result.GetValue(overwrite),
                 CheckpointInterval = Duration(result.GetValue(interval)!),
+                RowsPerSecondLimit = result.GetValue(rate),
             };
             options.Validate();
             if (threadCount < 1)

@@ -48,6 +48,12 @@ public sealed record BatchOptions
     /// <summary>Time between checkpoints. Defaults to 5 s: at most 5 s of work is redone after a crash.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// At most this many rows per second; null runs as fast as the machine allows. For sharing a machine with online
+    /// traffic, or a downstream store, with a batch job.
+    /// </summary>
+    public double? RowsPerSecondLimit { get; init; }
+
     /// <summary>The longest input record accepted, in bytes. Defaults to 16 MiB; a longer one is a row error.</summary>
     public int MaxRecordBytes { get; init; } = 16 << 20;
 
@@ -89,6 +95,11 @@ public sealed record BatchOptions
         if (CheckpointInterval <= TimeSpan.Zero)
         {
             problems.Add("--checkpoint-interval must be positive.");
+        }
+
+        if (RowsPerSecondLimit <= 0)
+        {
+            problems.Add($"--rate must be positive, got {RowsPerSecondLimit}.");
         }
 
         if (Delimiter is '"' or '\n' or '\r')

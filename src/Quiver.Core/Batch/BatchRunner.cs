@@ -84,6 +84,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
 
         source.Seek(state.InputOffset, state.NextLine);
         long rowsThisRun = 0;
+        long runStarted = _time.GetTimestamp();
         long lastCheckpoint = _time.GetTimestamp();
 
         void Checkpoint(bool completed)
@@ -175,6 +176,15 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
                     if (_time.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
                     {
                         Checkpoint(completed: false);
+                    }
+
+                    if (options.RowsPerSecondLimit is { } rate)
+                    {
+                        TimeSpan ahead = TimeSpan.FromSeconds(rowsThisRun / rate) - _time.GetElapsedTime(runStarted);
+                        if (ahead > TimeSpan.Zero)
+                        {
+                            Task.Delay(ahead, _time, cancellationToken).GetAwaiter().GetResult();
+                        }
                     }
                 }
             }
