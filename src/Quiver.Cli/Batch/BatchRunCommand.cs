@@ -38,7 +38,11 @@ public static class BatchRunCommand
             Description = "Threads for ONNX Runtime (intra-op) and for parsing rows.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var maxErrors = new Option<long?>("--max-errors") { Description = "Abort when more rows than this are rejected. Default: no limit." };
+        var maxErrors = new Option<long?>("--max-errors")
+        {
+            Description = "Rejected rows allowed: beyond it the job aborts (exit 1); within it, it succeeds (exit 0). " +
+                "Without it, any rejected row makes the exit code 3.",
+        };
         var shard = new Option<string?>("--shard") { Description = "Process only shard K of N (K from 0): rows whose index mod N is K, e.g. 0/4." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint of an interrupted run of the same job (starts fresh when there is none)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output, error file and checkpoint." };
@@ -91,7 +95,8 @@ public static class BatchRunCommand
             {
                 await result.InvocationConfiguration.Error.WriteLineAsync(
                     $"warning: {outcome.RowsFailed} row(s) rejected; reasons in '{outcome.ErrorsPath}'.");
-                return BatchAction.DoneWithRejectedRows;
+                // With --max-errors the user set a budget for rejected rows; within it, the job succeeded.
+                return options.MaxErrors is null ? BatchAction.DoneWithRejectedRows : BatchAction.Done;
             }
 
             return BatchAction.Done;

@@ -92,6 +92,18 @@ public sealed class BatchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_RejectedRowsWithinMaxErrors_ExitsZeroWithAWarning()
+    {
+        string input = _files.Csv("in.csv", 20, 4, bad: [1, 2]);
+
+        CliRun run = await Run("--model", _files.SmallMlp(), "--input", input, "--output", _files.Path("out.jsonl"), "--max-errors", "2");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("failed      2", run.Output);
+        Assert.Contains("warning: 2 row(s) rejected", run.Error);
+    }
+
+    [Fact]
     public async Task Run_ModelByNameFromRepository_UsesTheLatestVersion()
     {
         string repository = _files.Repository("scorer", _files.SmallMlp());
