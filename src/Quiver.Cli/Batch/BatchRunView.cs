@@ -48,6 +48,8 @@ public static class BatchRunView
 
                 BatchResult result = await Task.Factory.StartNew(() => runner.Run(Report, cancellationToken), cancellationToken,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                task.Description = string.Create(CultureInfo.InvariantCulture,
+                    $"{Markup.Escape(model.Display)}: {result.RowsProcessed:N0} rows, {result.RowsFailed:N0} failed, {result.RowsPerSecond:N0} rows/s");
                 task.Value = task.MaxValue;
                 task.StopTask();
                 return result;

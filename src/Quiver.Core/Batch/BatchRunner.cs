@@ -345,7 +345,9 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
         FileStream stream;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            // Text sources keep their own buffer; .npy rows are read one at a time, so the stream buffers (1 MiB).
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, format == InputFormat.Npy ? 1 << 20 : 1,
+                FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {

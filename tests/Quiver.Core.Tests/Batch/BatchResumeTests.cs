@@ -124,6 +124,23 @@ public sealed class BatchResumeTests : IDisposable
         Assert.Contains("it was written with --shard 0/2, this run has 1/2", e.Message);
     }
 
+    [SkippableFact]
+    public void Run_DiskFull_FailsWithTheReasonAndNoCheckpointClaimsUnwrittenRows()
+    {
+        Skip.IfNot(File.Exists("/dev/full"), "needs Linux's /dev/full, where every write fails with ENOSPC");
+        string input = _files.Csv("in.csv", BatchFixture.RandomRows(100));
+        string checkpoint = _files.Path("job.checkpoint.json");
+
+        var e = Assert.Throws<BatchException>(() => BatchFixture.Run(_files.Mlp(), Job(input, "/dev/full") with
+        {
+            Overwrite = true, ErrorsPath = _files.Path("errors.jsonl"), CheckpointPath = checkpoint,
+        }));
+
+        Assert.Equal(BatchErrorKind.Output, e.Kind);
+        Assert.StartsWith("writing the output failed: No space left on device", e.Message);
+        Assert.False(File.Exists(checkpoint));
+    }
+
     [Fact]
     public void Resume_OutputTruncatedBelowTheCheckpoint_IsRefused()
     {
