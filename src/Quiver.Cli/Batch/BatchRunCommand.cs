@@ -12,13 +12,26 @@ public static class BatchRunCommand
     {
         var model = new Option<string>("--model")
         {
-            Description = "The model: a .onnx file, or NAME[:VERSION] in --model-repository (the latest version without one).",
+            Description = "The model: a .onnx file; NAME[:VERSION] in --model-repository (the latest version without one); " +
+                "or NAME[:VERSION|@ALIAS] in the registry of --data-dir or --registry (the production alias, else the latest).",
             Required = true,
         };
         var repository = new Option<string>("--model-repository")
         {
             Description = "Model repository in Triton's layout (<model>/<version>/model.onnx) for --model NAME.",
             DefaultValueFactory = _ => new QuiverServerOptions().ModelRepository,
+        };
+        var registry = new Option<string?>("--registry")
+        {
+            Description = "Take --model NAME[:VERSION|@ALIAS] from this registry: a SQLite file or postgres://user:pass@host:port/db.",
+        };
+        var dataDir = new Option<string?>("--data-dir")
+        {
+            Description = "A server's data directory: its registry (registry.db unless --registry) and artifacts. Defaults to .quiver for NAME@ALIAS.",
+        };
+        var masterKeyFile = new Option<string?>("--master-key-file")
+        {
+            Description = "Master key that decrypts registry artifacts encrypted at rest; QUIVER_MASTER_KEY works too.",
         };
         var input = new Option<string>("--input", "-i") { Description = "Input file: CSV with a header (.csv, .tsv), JSON lines (.jsonl), or .npy (one 2-D float32 tensor).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output file: JSON lines, or CSV for a .csv name. Each row starts with its input row index.", Required = true };
@@ -51,7 +64,7 @@ public static class BatchRunCommand
 
         var command = new Command("run", "Run every row of a file through a model, writing one result row per input row.")
         {
-            model, repository, input, output, errors, checkpoint, inputFormat, outputFormat, delimiter, map, batchSize, threads,
+            model, repository, registry, dataDir, masterKeyFile, input, output, errors, checkpoint, inputFormat, outputFormat, delimiter, map, batchSize, threads,
             maxErrors, shard, resume, overwrite, interval, rate,
         };
         command.Action = new BatchAction("batch run", async (result, cancellationToken) =>
@@ -86,9 +99,10 @@ public static class BatchRunCommand
                 throw Usage($"--threads must be at least 1, got {threadCount}.");
             }
 
-            BatchModelFile modelFile = BatchModelFile.Locate(result.GetValue(model)!, result.GetValue(repository));
+            BatchModel found = await FindModelAsync(result.GetValue(model)!, result.GetValue(repository), result.GetValue(registry),
+                result.GetValue(dataDir), result.GetValue(masterKeyFile), cancellationToken);
             TextWriter stdout = result.InvocationConfiguration.Output;
-            BatchResult outcome = await BatchRunView.RunAsync(options, modelFile, new SessionSettings { IntraOpThreads = threadCount },
+            BatchResult outcome = await BatchRunView.RunAsync(options, found, new SessionSettings { IntraOpThreads = threadCount },
                 stdout, cancellationToken);
             BatchRunView.WriteSummary(stdout, outcome);
             if (outcome.RowsFailed > 0)
@@ -105,6 +119,26 @@ public static class BatchRunCommand
     }
 
     private static BatchException Usage(string message) => new(BatchErrorKind.Usage, message);
+
+    // A file is a file; a name is looked up in the registry when one is named (or an alias asks for one), else in the repository.
+    private static async Task<BatchModel> FindModelAsync(string model, string? repository, string? registry, string? dataDir,
+        string? masterKeyFile, CancellationToken cancellationToken)
+    {
+        bool isFile = model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(model);
+        if (isFile || (registry is null && dataDir is null && !model.Contains('@', StringComparison.Ordinal)))
+        {
+            return BatchModel.Locate(model, repository);
+        }
+
+        string data = dataDir ?? new QuiverServerOptions().DataDirectory;
+        Func<Core.Storage.MasterKey?> loadKey = masterKeyFile is not null
+            ? () => Core.Storage.MasterKey.FromFile(masterKeyFile)
+            : () => Environment.GetEnvironmentVariable(Core.Storage.MasterKey.DefaultEnvironmentVariable) is { Length: > 0 }
+                ? Core.Storage.MasterKey.FromEnvironment()
+                : null;
+        return await RegistryModels.LoadAsync(model, registry ?? Path.Combine(data, Core.Registry.ModelRegistry.DefaultFileName),
+            Path.Combine(data, "artifacts"), loadKey, cancellationToken);
+    }
 
     private static char? Delimiter(string? text) => text switch
     {

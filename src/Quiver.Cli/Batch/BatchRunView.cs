@@ -9,7 +9,7 @@ namespace Quiver.Cli.Batch;
 public static class BatchRunView
 {
     /// <summary>Loads the model and runs the job on its own thread, showing progress when stdout is a terminal.</summary>
-    public static async Task<BatchResult> RunAsync(BatchOptions options, BatchModelFile model, SessionSettings settings,
+    public static async Task<BatchResult> RunAsync(BatchOptions options, BatchModel model, SessionSettings settings,
         TextWriter output, CancellationToken cancellationToken)
     {
         using InferenceSession session = model.Load(settings);

@@ -3,29 +3,53 @@ using Quiver.Onnx;
 
 namespace Quiver.Core.Batch;
 
-/// <summary>A model file found for a batch job: a path given directly, or NAME[:VERSION] in a model repository.</summary>
-/// <param name="Display">What the user asked for, for messages and checkpoints.</param>
-/// <param name="Path">The .onnx file.</param>
-public sealed record BatchModelFile(string Display, string Path)
+/// <summary>
+/// The model of a batch job: a file given directly, NAME[:VERSION] in a model repository, or NAME[:VERSION|@ALIAS]
+/// in the registry (decrypted in memory). <see cref="Sha256"/> identifies it in checkpoints.
+/// </summary>
+public sealed class BatchModel
 {
+    private readonly string? _path;
+    private readonly byte[]? _bytes;
+
+    private BatchModel(string display, string sha256, string? path, byte[]? bytes)
+    {
+        Display = display;
+        Sha256 = sha256;
+        _path = path;
+        _bytes = bytes;
+    }
+
+    /// <summary>What the user asked for, resolved (e.g. "iris:2"), for messages and checkpoints.</summary>
+    public string Display { get; }
+
+    /// <summary>SHA-256 of the model's bytes.</summary>
+    public string Sha256 { get; }
+
+    /// <summary>A model file.</summary>
+    public static BatchModel FromFile(string display, string path) => new(display, FileHash.Sha256(path), System.IO.Path.GetFullPath(path), null);
+
+    /// <summary>Model bytes already read and checked (e.g. a registry artifact).</summary>
+    public static BatchModel FromBytes(string display, string sha256, byte[] bytes) => new(display, sha256, null, bytes);
+
     /// <summary>
     /// Finds the model: a path ending in .onnx or naming an existing file is used as is; otherwise
     /// NAME[:VERSION] is looked up in <paramref name="repository"/> (Triton's layout, &lt;model&gt;/&lt;version&gt;/model.onnx),
     /// the highest version when none is given.
     /// </summary>
-    public static BatchModelFile Locate(string model, string? repository)
+    public static BatchModel Locate(string model, string? repository)
     {
         if (model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(model))
         {
             return File.Exists(model)
-                ? new BatchModelFile(model, System.IO.Path.GetFullPath(model))
+                ? FromFile(model, model)
                 : throw new BatchException(BatchErrorKind.Model, $"model file '{model}' does not exist.");
         }
 
         if (model.Contains('@', StringComparison.Ordinal))
         {
             throw new BatchException(BatchErrorKind.Model,
-                $"--model '{model}': aliases live in a registry, and a model repository has only numbered versions; use NAME:VERSION, or NAME for the latest.");
+                $"--model '{model}': aliases live in a registry, and a model repository has only numbered versions; use NAME:VERSION, NAME for the latest, or pass --registry or --data-dir.");
         }
 
         if (repository is null)
@@ -78,7 +102,7 @@ public sealed record BatchModelFile(string Display, string Path)
         }
 
         string path = System.IO.Path.Combine(folder, chosen.ToString(CultureInfo.InvariantCulture), "model.onnx");
-        return new BatchModelFile($"{name}:{chosen}", System.IO.Path.GetFullPath(path));
+        return FromFile($"{name}:{chosen}", path);
     }
 
     /// <summary>Loads the file into ONNX Runtime; throws a <see cref="BatchErrorKind.Model"/> error when it cannot.</summary>
@@ -86,11 +110,11 @@ public sealed record BatchModelFile(string Display, string Path)
     {
         try
         {
-            return InferenceSession.FromFile(Path, settings);
+            return _bytes is not null ? InferenceSession.FromBytes(_bytes, settings) : InferenceSession.FromFile(_path!, settings);
         }
         catch (OnnxRuntimeException e)
         {
-            throw new BatchException(BatchErrorKind.Model, $"ONNX Runtime cannot load model '{Display}' ({Path}): {e.Message}", e);
+            throw new BatchException(BatchErrorKind.Model, $"ONNX Runtime cannot load model '{Display}': {e.Message}", e);
         }
     }
 }

@@ -8,7 +8,7 @@ namespace Quiver.Core.Batch;
 /// runs each batch through the model and appends results and rejected rows to their files, checkpointing every
 /// <see cref="BatchOptions.CheckpointInterval"/>. Memory is bounded by three chunks in flight, whatever the file size.
 /// </summary>
-public sealed class BatchRunner(BatchOptions options, BatchModelFile model, InferenceSession session, TimeProvider? time = null)
+public sealed class BatchRunner(BatchOptions options, BatchModel model, InferenceSession session, TimeProvider? time = null)
 {
     // Three chunks: one being read and parsed, one waiting, one being inferred and written.
     private const int ChunksInFlight = 3;
@@ -35,7 +35,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModelFile model, Infe
             Input = options.InputPath,
             InputFingerprint = InputFingerprint.Of(options.InputPath),
             Model = model.Display,
-            ModelSha256 = FileHash.Sha256(model.Path),
+            ModelSha256 = model.Sha256,
             Shard = options.Shard.ToString(),
             InputFormat = format.Name(),
             OutputFormat = outputFormat.Name(),

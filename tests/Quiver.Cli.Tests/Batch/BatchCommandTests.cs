@@ -115,6 +115,30 @@ public sealed class BatchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_ModelByAliasFromRegistry_UsesTheAliasedVersion()
+    {
+        string data = _files.Path("data");
+        Directory.CreateDirectory(data);
+        await using (Core.Registry.IModelRegistry registry = await Core.Registry.ModelRegistry.OpenAsync(Path.Combine(data, "registry.db")))
+        {
+            var publisher = new Core.Lifecycle.ModelPublisher(registry,
+                new Core.Lifecycle.ArtifactVault(Path.Combine(data, "artifacts"), () => null, null), OnnxRuntime.Instance);
+            foreach (int seed in new[] { 1, 2 })
+            {
+                await using FileStream content = File.OpenRead(_files.SmallMlp($"v{seed}.onnx", seed));
+                await publisher.PushAsync(content, new Core.Lifecycle.PushRequest { Model = "scorer", Force = true }, CancellationToken.None);
+            }
+
+            await registry.SetAliasAsync("scorer", "champion", 1, "test");
+        }
+
+        CliRun run = await Run("--model", "scorer@champion", "--data-dir", data, "--input", _files.Csv("in.csv", 3, 4), "--output", _files.Path("out.jsonl"));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("scorer:1", BatchCheckpointModel(_files.Path("out.jsonl")));
+    }
+
+    [Fact]
     public async Task Run_Map_PicksAndOrdersColumns()
     {
         string input = _files.Csv("in.csv", 3, 6);

@@ -96,7 +96,7 @@ public sealed class BatchFixture : IDisposable
     /// <summary>Runs a job with a model file on one thread.</summary>
     public static BatchResult Run(string model, BatchOptions options, Action<BatchProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var file = BatchModelFile.Locate(model, null);
+        var file = BatchModel.Locate(model, null);
         using InferenceSession session = file.Load(new SessionSettings { IntraOpThreads = 1 });
         return new BatchRunner(options, file, session).Run(progress, cancellationToken);
     }

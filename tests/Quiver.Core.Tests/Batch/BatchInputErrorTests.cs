@@ -190,11 +190,11 @@ public sealed class BatchInputErrorTests : IDisposable
             File.Copy(_files.Mlp(), Path.Combine(repository, "mlp", version.ToString(System.Globalization.CultureInfo.InvariantCulture), "model.onnx"));
         }
 
-        Assert.Equal("mlp:3", BatchModelFile.Locate("mlp", repository).Display);
-        Assert.Equal("mlp:1", BatchModelFile.Locate("mlp:1", repository).Display);
-        Assert.Contains("has no version 2; its versions are: 1, 3", Assert.Throws<BatchException>(() => BatchModelFile.Locate("mlp:2", repository)).Message);
-        Assert.Contains("has no model 'other'; it has: mlp", Assert.Throws<BatchException>(() => BatchModelFile.Locate("other", repository)).Message);
-        Assert.Contains("aliases live in a registry", Assert.Throws<BatchException>(() => BatchModelFile.Locate("mlp@production", repository)).Message);
+        Assert.Equal("mlp:3", BatchModel.Locate("mlp", repository).Display);
+        Assert.Equal("mlp:1", BatchModel.Locate("mlp:1", repository).Display);
+        Assert.Contains("has no version 2; its versions are: 1, 3", Assert.Throws<BatchException>(() => BatchModel.Locate("mlp:2", repository)).Message);
+        Assert.Contains("has no model 'other'; it has: mlp", Assert.Throws<BatchException>(() => BatchModel.Locate("other", repository)).Message);
+        Assert.Contains("aliases live in a registry", Assert.Throws<BatchException>(() => BatchModel.Locate("mlp@production", repository)).Message);
     }
 
     private static bool CanRead(string path)

@@ -16,7 +16,7 @@ public sealed class BatchRateLimitTests : IDisposable
         string model = _files.Mlp();
         string input = _files.Csv("in.csv", BatchFixture.RandomRows(1000));
         var clock = new SkippingClock();
-        var file = BatchModelFile.Locate(model, null);
+        var file = BatchModel.Locate(model, null);
         using InferenceSession session = file.Load(new SessionSettings { IntraOpThreads = 1 });
 
         BatchResult result = new BatchRunner(
