@@ -75,6 +75,9 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, Inferenc
         int[]? widths = state.OutputWidths;
         if (resumed is null)
         {
+            // A checkpoint from the first moment: a job killed before its first periodic checkpoint still resumes
+            // (from the start) instead of finding an output it cannot account for.
+            (state with { Updated = _time.GetUtcNow() }).Save(checkpointPath);
             widths = StaticWidths(session.Outputs);
             if (widths is not null && writer.Header(widths) is { } header)
             {
@@ -157,7 +160,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, Inferenc
                         errors.Flush(toDisk: false);
                         throw new BatchException(BatchErrorKind.TooManyErrors,
                             $"{state.RowsFailed + failed} rows failed, more than --max-errors {max} allows; the reasons are in '{options.ResolvedErrorsPath}'. " +
-                            "The last checkpoint is kept: fix the input, or raise --max-errors and run with --resume.");
+                            "Fix the input, or raise --max-errors; --resume then continues from the last checkpoint.");
                     }
 
                     rowsThisRun += chunk.Count;

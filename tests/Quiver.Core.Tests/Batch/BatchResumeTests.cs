@@ -74,6 +74,43 @@ public sealed class BatchResumeTests : IDisposable
     }
 
     [Fact]
+    public void Resume_KilledBeforeItsFirstPeriodicCheckpoint_StartsOver()
+    {
+        string model = _files.Mlp();
+        string input = _files.Csv("in.csv", BatchFixture.RandomRows(50));
+        BatchFixture.Run(model, Job(input, _files.Path("reference.jsonl")));
+        string output = _files.Path("out.jsonl");
+        // What a job killed at once leaves: the starting checkpoint, and rows it never recorded.
+        var slow = Job(input, output) with { CheckpointInterval = TimeSpan.FromDays(1) };
+        string first = _files.Path("first-checkpoint.json");
+        using (var cts = new CancellationTokenSource())
+        {
+            Assert.ThrowsAny<OperationCanceledException>(() => BatchFixture.Run(model, slow, p =>
+            {
+                if (!File.Exists(first))
+                {
+                    File.Copy(output + ".checkpoint.json", first);
+                }
+
+                if (p.RowsProcessed >= 20)
+                {
+                    cts.Cancel();
+                }
+            }, cts.Token));
+        }
+
+        // The interrupt wrote a checkpoint; a kill would not have: put the starting one back.
+        File.Copy(first, output + ".checkpoint.json", overwrite: true);
+        Assert.Equal(0, BatchCheckpoint.Load(output + ".checkpoint.json").RowsProcessed);
+        File.AppendAllText(output, "{\"row\":0,\"half");
+
+        BatchResult resumed = BatchFixture.Run(model, slow with { Resume = true });
+
+        Assert.Equal(50, resumed.RowsWritten);
+        Assert.Equal(File.ReadAllBytes(_files.Path("reference.jsonl")), File.ReadAllBytes(output));
+    }
+
+    [Fact]
     public void Resume_WithoutCheckpoint_StartsFreshWhenThereIsNoOutput()
     {
         string input = _files.Csv("in.csv", BatchFixture.RandomRows(10));
@@ -138,7 +175,7 @@ public sealed class BatchResumeTests : IDisposable
 
         Assert.Equal(BatchErrorKind.Output, e.Kind);
         Assert.StartsWith("writing the output failed: No space left on device", e.Message);
-        Assert.False(File.Exists(checkpoint));
+        Assert.Equal(0, BatchCheckpoint.Load(checkpoint).RowsProcessed);
     }
 
     [Fact]
