@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 using Quiver.Core.Batch;
 
 namespace Quiver.Cli.Batch;
@@ -30,9 +31,20 @@ public sealed class BatchAction(string command, Func<ParseResult, CancellationTo
             return await UsageAsync(error, problems);
         }
 
+        // SIGTERM (Kubernetes, kill) and SIGINT (Ctrl+C) stop the job after its current batch, with a checkpoint,
+        // instead of killing it mid-write: the exit code then says "interrupted, resumable".
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+
         try
         {
-            return await run(parseResult, cancellationToken);
+            return await run(parseResult, stop.Token);
         }
         catch (BatchException e) when (e.Kind == BatchErrorKind.Usage)
         {
@@ -43,7 +55,7 @@ public sealed class BatchAction(string command, Func<ParseResult, CancellationTo
             await error.WriteLineAsync($"error: {e.Message}");
             return Failed;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             await error.WriteLineAsync("interrupted: progress is checkpointed; run the same command with --resume to continue.");
             return Interrupted;

@@ -53,6 +53,30 @@ public sealed class BatchKillResumeTests : IDisposable
         Assert.Equal(rows - 3 + (name.EndsWith(".csv", StringComparison.Ordinal) ? 1 : 0), File.ReadAllLines(output).Length);
     }
 
+    [Fact]
+    public async Task Sigterm_StopsAfterTheCurrentBatchWithExit130_AndResumeFinishesTheSameOutput()
+    {
+        const int rows = 12_000;
+        string input = _files.Csv("in.csv", rows, 4, bad: [10]);
+        string[] job = ["batch", "run", "--model", _files.SmallMlp(), "--input", input, "--threads", "1", "--checkpoint-interval", "100ms"];
+        string output = _files.Path("out.jsonl");
+
+        using (QuiverProcess stopped = QuiverProcess.Start([.. job, "--rate", "3000", "--output", output]))
+        {
+            await WaitForCheckpointAsync(stopped, output + ".checkpoint.json");
+            stopped.Terminate();
+            Assert.Equal(130, await stopped.WaitForExitAsync(s_timeout));
+            Assert.Contains("interrupted: progress is checkpointed", stopped.Error);
+        }
+
+        using QuiverProcess resumed = QuiverProcess.Start([.. job, "--output", output, "--resume"]);
+        Assert.Equal(3, await resumed.WaitForExitAsync(s_timeout));
+        using QuiverProcess whole = QuiverProcess.Start([.. job, "--output", _files.Path("whole.jsonl")]);
+        Assert.Equal(3, await whole.WaitForExitAsync(s_timeout));
+
+        Assert.Equal(File.ReadAllBytes(_files.Path("whole.jsonl")), File.ReadAllBytes(output));
+    }
+
     /// <summary>Waits until the running job has checkpointed some rows, and returns how many.</summary>
     private static async Task<long> WaitForCheckpointAsync(QuiverProcess process, string checkpoint)
     {
