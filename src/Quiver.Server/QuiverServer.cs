@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quiver.Core;
+using Quiver.Core.Batch;
 using Quiver.Core.Caching;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Registry;
@@ -60,6 +61,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private IDisposable[] _monitoring = [];
     private PayloadLog? _payloads;
     private DriftNotifier? _driftNotifier;
+    private BatchJobManager? _batchJobs;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -172,6 +174,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
         app.MapDrift(catalog, options);
+        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service);
+        app.MapBatchJobs(batchJobs, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
@@ -193,12 +197,30 @@ public sealed partial class QuiverServer : IAsyncDisposable
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, metrics],
             _payloads = payloads,
+            _batchJobs = batchJobs,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         return server;
+    }
+
+    // Server-side batch jobs live in <data-dir>/batch: one folder per job with its record, output and checkpoint.
+    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service)
+    {
+        string root = Path.Combine(options.DataDirectory, "batch");
+        var jobs = new BatchJobManager(new FileBatchJobStore(root), root, spec =>
+        {
+            ServedModel served = lifecycle.Catalog.Find(spec.Model, spec.Version, out var error)
+                ?? throw new BatchException(BatchErrorKind.Model, error!.Message);
+            RegisteredVersion? version = lifecycle.Registry.GetVersionAsync(served.Name, served.Version).GetAwaiter().GetResult();
+            return new ResolvedBatchModel(
+                BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
+                new ScheduledEngine(service, served));
+        });
+        jobs.Start();
+        return jobs;
     }
 
     /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
@@ -208,6 +230,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_batchJobs is not null)
+        {
+            // Before the models go: a running job stops at a checkpoint and resumes at the next start.
+            await _batchJobs.DisposeAsync();
+        }
+
         if (_driftNotifier is not null)
         {
             await _driftNotifier.DisposeAsync();

@@ -29,6 +29,9 @@ public sealed class BatchModel
     /// <summary>A model file.</summary>
     public static BatchModel FromFile(string display, string path) => new(display, FileHash.Sha256(path), System.IO.Path.GetFullPath(path), null);
 
+    /// <summary>A model something else runs (a served version), known by name and checksum only.</summary>
+    public static BatchModel Served(string display, string sha256) => new(display, sha256, null, null);
+
     /// <summary>Model bytes already read and checked (e.g. a registry artifact).</summary>
     public static BatchModel FromBytes(string display, string sha256, byte[] bytes) => new(display, sha256, null, bytes);
 
@@ -110,7 +113,9 @@ public sealed class BatchModel
     {
         try
         {
-            return _bytes is not null ? InferenceSession.FromBytes(_bytes, settings) : InferenceSession.FromFile(_path!, settings);
+            return _bytes is not null ? InferenceSession.FromBytes(_bytes, settings)
+                : _path is not null ? InferenceSession.FromFile(_path, settings)
+                : throw new InvalidOperationException($"model '{Display}' is run by the server, not loaded here.");
         }
         catch (OnnxRuntimeException e)
         {

@@ -8,8 +8,14 @@ namespace Quiver.Core.Batch;
 /// runs each batch through the model and appends results and rejected rows to their files, checkpointing every
 /// <see cref="BatchOptions.CheckpointInterval"/>. Memory is bounded by three chunks in flight, whatever the file size.
 /// </summary>
-public sealed class BatchRunner(BatchOptions options, BatchModel model, InferenceSession session, TimeProvider? time = null)
+public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEngine session, TimeProvider? time = null)
 {
+    /// <summary>A runner with its own ONNX Runtime session.</summary>
+    public BatchRunner(BatchOptions options, BatchModel model, InferenceSession session, TimeProvider? time = null)
+        : this(options, model, new SessionEngine(session), time)
+    {
+    }
+
     // Three chunks: one being read and parsed, one waiting, one being inferred and written.
     private const int ChunksInFlight = 3;
 
@@ -19,6 +25,12 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, Inferenc
     public BatchResult Run(Action<BatchProgress>? progress, CancellationToken cancellationToken)
     {
         options.Validate();
+        if (session.MaxBatchSize > 0 && options.BatchSize > session.MaxBatchSize)
+        {
+            throw new BatchException(BatchErrorKind.Usage,
+                $"--batch-size {options.BatchSize} is more than the model takes in one run (max_batch_size {session.MaxBatchSize}).");
+        }
+
         long started = _time.GetTimestamp();
         InputFormat format = options.InputFormat ?? BatchFormats.InputFromPath(options.InputPath)!.Value;
         OutputFormat outputFormat = options.OutputFormat ?? BatchFormats.OutputFromPath(options.OutputPath);
@@ -294,9 +306,9 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, Inferenc
         TensorValue[] outputs;
         try
         {
-            outputs = session.Run(inputs, null, cancellationToken);
+            outputs = session.Run(inputs, cancellationToken);
         }
-        catch (OnnxRuntimeException e)
+        catch (BatchException e) when (e.Kind == BatchErrorKind.Model)
         {
             throw new BatchException(BatchErrorKind.Model,
                 $"the model failed on the batch of rows {chunk.GoodRows[0]} to {chunk.GoodRows[chunk.Good - 1]}: {e.Message}", e);
