@@ -213,7 +213,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var jobs = new BatchJobManager(new FileBatchJobStore(root), root, spec =>
         {
             ServedModel served = lifecycle.Catalog.Find(spec.Model, spec.Version, out var error)
-                ?? throw new BatchException(BatchErrorKind.Model, error!.Message);
+                ?? throw new BatchException(error!.Kind == Quiver.Core.Tensors.ErrorKind.NotFound ? BatchErrorKind.ModelNotFound : BatchErrorKind.Model, error.Message);
             RegisteredVersion? version = lifecycle.Registry.GetVersionAsync(served.Name, served.Version).GetAwaiter().GetResult();
             return new ResolvedBatchModel(
                 BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),

@@ -9,8 +9,11 @@ public enum BatchErrorKind
     /// <summary>The input file is missing, unreadable, or its header or layout does not fit the model.</summary>
     Input,
 
-    /// <summary>The model cannot be found, loaded, or run on batch rows.</summary>
+    /// <summary>The model cannot be loaded or run on batch rows.</summary>
     Model,
+
+    /// <summary>No model (version, alias) by the name given.</summary>
+    ModelNotFound,
 
     /// <summary>The output, error or checkpoint file cannot be written (exists, disk full, no permission).</summary>
     Output,

@@ -46,7 +46,7 @@ public sealed class BatchModel
         {
             return File.Exists(model)
                 ? FromFile(model, model)
-                : throw new BatchException(BatchErrorKind.Model, $"model file '{model}' does not exist.");
+                : throw new BatchException(BatchErrorKind.ModelNotFound, $"model file '{model}' does not exist.");
         }
 
         if (model.Contains('@', StringComparison.Ordinal))
@@ -63,7 +63,7 @@ public sealed class BatchModel
 
         if (!Directory.Exists(repository))
         {
-            throw new BatchException(BatchErrorKind.Model, $"model repository '{repository}' does not exist.");
+            throw new BatchException(BatchErrorKind.ModelNotFound, $"model repository '{repository}' does not exist.");
         }
 
         int colon = model.LastIndexOf(':');
@@ -83,7 +83,7 @@ public sealed class BatchModel
         if (name.Length == 0 || name.StartsWith('.') || name.IndexOfAny(['/', '\\']) >= 0 || !Directory.Exists(folder))
         {
             string[] known = Directory.EnumerateDirectories(repository).Select(System.IO.Path.GetFileName).Where(n => !n!.StartsWith('.')).Order().ToArray()!;
-            throw new BatchException(BatchErrorKind.Model,
+            throw new BatchException(BatchErrorKind.ModelNotFound,
                 $"model repository '{repository}' has no model '{name}'; it has: {(known.Length == 0 ? "none" : string.Join(", ", known))}.");
         }
 
@@ -100,7 +100,7 @@ public sealed class BatchModel
         long chosen = version ?? versions[^1];
         if (!versions.Contains(chosen))
         {
-            throw new BatchException(BatchErrorKind.Model,
+            throw new BatchException(BatchErrorKind.ModelNotFound,
                 $"model '{name}' has no version {chosen}; its versions are: {string.Join(", ", versions)}.");
         }
 

@@ -20,7 +20,7 @@ public static class RegistryModels
         bool postgres = registry.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) || registry.StartsWith("Host=", StringComparison.OrdinalIgnoreCase);
         if (!postgres && !File.Exists(registry))
         {
-            throw new BatchException(BatchErrorKind.Model,
+            throw new BatchException(BatchErrorKind.ModelNotFound,
                 $"registry '{registry}' does not exist; pass --data-dir of a server that has models registered, or --registry.");
         }
 
@@ -36,7 +36,7 @@ public static class RegistryModels
             catch (RegistryException e) when (e.Kind == RegistryErrorKind.NotFound)
             {
                 IReadOnlyList<RegisteredModel> models = await opened.GetModelsAsync(cancellationToken);
-                throw new BatchException(BatchErrorKind.Model,
+                throw new BatchException(BatchErrorKind.ModelNotFound,
                     $"the registry has no model '{name}'; it has: {(models.Count == 0 ? "none" : string.Join(", ", models.Select(m => m.Name)))}.");
             }
 
@@ -82,7 +82,7 @@ public static class RegistryModels
         if (alias is not null)
         {
             version = aliases.TryGetValue(alias, out long aliased) ? aliased
-                : throw new BatchException(BatchErrorKind.Model, $"model '{name}' has no alias '{alias}'; its aliases: {aliasList}.");
+                : throw new BatchException(BatchErrorKind.ModelNotFound, $"model '{name}' has no alias '{alias}'; its aliases: {aliasList}.");
         }
         else if (version is null && aliases.TryGetValue(ModelCatalog.DefaultAlias, out long production))
         {
@@ -96,7 +96,7 @@ public static class RegistryModels
         }
 
         RegisteredVersion found = versions.FirstOrDefault(v => v.Version == version)
-            ?? throw new BatchException(BatchErrorKind.Model,
+            ?? throw new BatchException(BatchErrorKind.ModelNotFound,
                 $"model '{name}' has no version {version}; its versions: {string.Join(", ", versions.Select(v => v.Version))}; aliases: {aliasList}.");
         return found.State == VersionState.Retired
             ? throw new BatchException(BatchErrorKind.Model, $"model '{name}' version {version} is retired.")

@@ -34,7 +34,7 @@ internal static class BatchJobEndpoints
             }
             catch (BatchException e)
             {
-                await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.Model && e.Message.Contains("not found", StringComparison.Ordinal) ? 404 : 400, e.Message);
+                await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.ModelNotFound ? 404 : 400, e.Message);
             }
         });
 

@@ -77,7 +77,7 @@ public sealed class RegistryModelsTests : IDisposable
 
         var e = await Assert.ThrowsAsync<BatchException>(() => Load(model));
 
-        Assert.Equal(BatchErrorKind.Model, e.Kind);
+        Assert.Equal(BatchErrorKind.ModelNotFound, e.Kind);
         Assert.Equal(message, e.Message);
     }
 
