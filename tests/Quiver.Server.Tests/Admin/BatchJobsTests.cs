@@ -129,6 +129,34 @@ public sealed class BatchJobsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upload_CsvBody_RunsLikeAFileOnTheServer()
+    {
+        string input = Csv(120);
+        using var content = new StringContent(File.ReadAllText(input), Encoding.UTF8, "text/csv");
+
+        using HttpResponseMessage response = await Server.Client.PostAsync("/v2/admin/batch/jobs?model=scorer&map=input=a,b,c,d", content);
+
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == 201, text);
+        string id = (string)JsonNode.Parse(text)!["id"]!;
+        Assert.Equal("completed", (string?)(await WaitAsync(id, Finished))["state"]);
+        Assert.Equal(Reference(input), await Server.Client.GetStringAsync($"/v2/admin/batch/jobs/{id}/output"));
+    }
+
+    [Fact]
+    public async Task Upload_WithoutModelOrFormat_IsRefused()
+    {
+        using var noModel = new StringContent("a,b,c,d\n1,2,3,4\n", Encoding.UTF8, "text/csv");
+        using var noFormat = new StringContent("a,b,c,d\n1,2,3,4\n", Encoding.UTF8, "text/plain");
+
+        using HttpResponseMessage first = await Server.Client.PostAsync("/v2/admin/batch/jobs", noModel);
+        using HttpResponseMessage second = await Server.Client.PostAsync("/v2/admin/batch/jobs?model=scorer", noFormat);
+
+        Assert.Equal(400, (int)first.StatusCode);
+        Assert.Equal(400, (int)second.StatusCode);
+    }
+
+    [Fact]
     public async Task Delete_CancelsARunningJob()
     {
         string input = Csv(20_000);
