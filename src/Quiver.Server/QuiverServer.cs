@@ -206,11 +206,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         return server;
     }
 
-    // Server-side batch jobs live in <data-dir>/batch: one folder per job with its record, output and checkpoint.
+    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>.
     private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service)
     {
         string root = Path.Combine(options.DataDirectory, "batch");
-        var jobs = new BatchJobManager(new FileBatchJobStore(root), root, spec =>
+        var jobs = new BatchJobManager(new RegistryBatchJobStore(lifecycle.Registry, lifecycle.Replica), root, spec =>
         {
             ServedModel served = lifecycle.Catalog.Find(spec.Model, spec.Version, out var error)
                 ?? throw new BatchException(error!.Kind == Quiver.Core.Tensors.ErrorKind.NotFound ? BatchErrorKind.ModelNotFound : BatchErrorKind.Model, error.Message);

@@ -121,6 +121,23 @@ public sealed class FileBatchJobStore(string root) : IBatchJobStore
     }
 }
 
+/// <summary>
+/// Jobs in the registry database, under this replica's name: with replicas sharing PostgreSQL each resumes only the
+/// jobs it accepted (their outputs are on its disk).
+/// </summary>
+public sealed class RegistryBatchJobStore(Registry.IModelRegistry registry, string replica) : IBatchJobStore
+{
+    // Called from the job thread and request threads, never from a synchronization context: waiting is safe.
+    public void Save(BatchJob job) =>
+        registry.SaveBatchJobAsync(job.Id, replica, JsonSerializer.Serialize(job, FileBatchJobStore.Json)).GetAwaiter().GetResult();
+
+    public IReadOnlyList<BatchJob> LoadAll() =>
+        registry.GetBatchJobsAsync(replica).GetAwaiter().GetResult()
+            .Select(r => JsonSerializer.Deserialize<BatchJob>(r, FileBatchJobStore.Json)!)
+            .OrderBy(j => j.CreatedAt)
+            .ToList();
+}
+
 /// <summary>A model ready for a job: how checkpoints know it, and what runs its batches.</summary>
 public sealed record ResolvedBatchModel(BatchModel Model, IBatchEngine Engine);
 

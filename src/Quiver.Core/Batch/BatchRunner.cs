@@ -489,11 +489,15 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
                 }
             }
 
-            File.Delete(checkpointPath);
-            if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } directory)
+            foreach (string path in new[] { output, errors, checkpointPath })
             {
-                Directory.CreateDirectory(directory);
+                if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } directory)
+                {
+                    Directory.CreateDirectory(directory);
+                }
             }
+
+            File.Delete(checkpointPath);
 
             return (new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1),
                 new FileStream(errors, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 1));

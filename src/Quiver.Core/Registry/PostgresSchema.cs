@@ -90,5 +90,13 @@ internal static class PostgresSchema
             );
             CREATE INDEX versions_by_artifact ON versions (sha256);
             """),
+        new(3, """
+            CREATE TABLE batch_jobs (
+                id text PRIMARY KEY,
+                replica text NOT NULL,
+                record text NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            """),
     ];
 }

@@ -75,5 +75,13 @@ internal static class SqliteSchema
             );
             CREATE INDEX versions_by_artifact ON versions (sha256);
             """),
+        new(3, """
+            CREATE TABLE batch_jobs (
+                id TEXT PRIMARY KEY,
+                replica TEXT NOT NULL,
+                record TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

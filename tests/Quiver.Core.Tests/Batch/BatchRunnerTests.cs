@@ -124,6 +124,16 @@ public sealed class BatchRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Run_OutputInAFolderThatDoesNotExist_CreatesIt()
+    {
+        string output = Path.Combine(_files.Directory, "new", "folder", "out.jsonl");
+
+        BatchFixture.Run(_files.Mlp(), new BatchOptions { InputPath = _files.Csv("in.csv", BatchFixture.RandomRows(3)), OutputPath = output });
+
+        Assert.Equal(3, File.ReadAllLines(output).Length);
+    }
+
+    [Fact]
     public void Run_ReportsProgressUpToTheWholeFile()
     {
         string model = _files.Mlp();

@@ -114,7 +114,7 @@ public sealed class BatchJobsTests : IAsyncLifetime
         Assert.True(status == 201, job?.ToJsonString());
         string id = (string)job!["id"]!;
         JsonNode done = await WaitAsync(id, Finished);
-        Assert.Equal("completed", (string?)done["state"]);
+        Assert.True((string?)done["state"] == "completed", done.ToJsonString());
         Assert.Equal("scorer:1", (string?)done["model_version"]);
         Assert.Equal(300, (long)done["rows_processed"]!);
         Assert.Equal(1, (long)done["rows_failed"]!);
