@@ -70,6 +70,14 @@ public sealed record BatchJob
 
     public DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>How jobs are written, in the registry and by the admin API: snake_case names, enum names in lower case.</summary>
+    public static JsonSerializerOptions Json { get; } = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
     /// <summary>Whether the job can still change.</summary>
     [JsonIgnore]
     public bool Active => State is BatchJobState.Queued or BatchJobState.Running;
@@ -83,44 +91,6 @@ public interface IBatchJobStore
     IReadOnlyList<BatchJob> LoadAll();
 }
 
-/// <summary>Jobs as JSON files, one per job, replaced atomically, under the data directory.</summary>
-public sealed class FileBatchJobStore(string root) : IBatchJobStore
-{
-    /// <summary>How jobs are written, in the store and by the admin API: snake_case names, enum names in lower case.</summary>
-    public static JsonSerializerOptions Json { get; } = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
-    public string Root { get; } = root;
-
-    public void Save(BatchJob job)
-    {
-        string folder = Path.Combine(Root, job.Id);
-        Directory.CreateDirectory(folder);
-        string path = Path.Combine(folder, "job.json");
-        File.WriteAllBytes(path + ".tmp", JsonSerializer.SerializeToUtf8Bytes(job, Json));
-        File.Move(path + ".tmp", path, overwrite: true);
-    }
-
-    public IReadOnlyList<BatchJob> LoadAll()
-    {
-        if (!Directory.Exists(Root))
-        {
-            return [];
-        }
-
-        return Directory.EnumerateDirectories(Root)
-            .Select(d => Path.Combine(d, "job.json"))
-            .Where(File.Exists)
-            .Select(p => JsonSerializer.Deserialize<BatchJob>(File.ReadAllBytes(p), Json)!)
-            .OrderBy(j => j.CreatedAt)
-            .ToList();
-    }
-}
-
 /// <summary>
 /// Jobs in the registry database, under this replica's name: with replicas sharing PostgreSQL each resumes only the
 /// jobs it accepted (their outputs are on its disk).
@@ -129,11 +99,11 @@ public sealed class RegistryBatchJobStore(Registry.IModelRegistry registry, stri
 {
     // Called from the job thread and request threads, never from a synchronization context: waiting is safe.
     public void Save(BatchJob job) =>
-        registry.SaveBatchJobAsync(job.Id, replica, JsonSerializer.Serialize(job, FileBatchJobStore.Json)).GetAwaiter().GetResult();
+        registry.SaveBatchJobAsync(job.Id, replica, JsonSerializer.Serialize(job, BatchJob.Json)).GetAwaiter().GetResult();
 
     public IReadOnlyList<BatchJob> LoadAll() =>
         registry.GetBatchJobsAsync(replica).GetAwaiter().GetResult()
-            .Select(r => JsonSerializer.Deserialize<BatchJob>(r, FileBatchJobStore.Json)!)
+            .Select(r => JsonSerializer.Deserialize<BatchJob>(r, BatchJob.Json)!)
             .OrderBy(j => j.CreatedAt)
             .ToList();
 }
@@ -142,9 +112,9 @@ public sealed class RegistryBatchJobStore(Registry.IModelRegistry registry, stri
 public sealed record ResolvedBatchModel(BatchModel Model, IBatchEngine Engine);
 
 /// <summary>
-/// Runs server-side jobs one at a time on a background thread, in the models' batch priority class. Jobs and their
-/// checkpoints live under the store's folder, so after a restart <see cref="Start"/> resumes the unfinished ones where
-/// they stopped.
+/// Runs server-side jobs one at a time on a background thread, in the models' batch priority class. Job records are in
+/// the store, outputs and checkpoints under ROOT/ID, so after a restart <see cref="Start"/> resumes the unfinished jobs
+/// where they stopped.
 /// </summary>
 public sealed class BatchJobManager : IAsyncDisposable
 {

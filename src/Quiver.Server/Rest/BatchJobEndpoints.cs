@@ -165,7 +165,7 @@ internal static class BatchJobEndpoints
     {
         try
         {
-            return JsonSerializer.Deserialize<BatchJobSpec>(body, FileBatchJobStore.Json);
+            return JsonSerializer.Deserialize<BatchJobSpec>(body, BatchJob.Json);
         }
         catch (JsonException)
         {
@@ -182,6 +182,6 @@ internal static class BatchJobEndpoints
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, value, value.GetType(), FileBatchJobStore.Json, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, value, value.GetType(), BatchJob.Json, context.RequestAborted);
     }
 }
