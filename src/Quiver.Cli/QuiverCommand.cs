@@ -17,6 +17,7 @@ public static class QuiverCommand
         root.Subcommands.Add(Rollouts.RolloutCommand.Create());
         root.Subcommands.Add(Rollouts.ExperimentCommand.Create());
         root.Subcommands.Add(Rollouts.EndpointCommand.Create());
+        root.Subcommands.Add(Batch.BatchCommand.Create());
         return root;
     }
 }

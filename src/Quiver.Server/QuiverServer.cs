@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Quiver.Core;
+using Quiver.Core.Batch;
 using Quiver.Core.Caching;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Registry;
@@ -63,6 +64,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private PayloadLog? _payloads;
     private DriftNotifier? _driftNotifier;
     private RolloutController? _rollouts;
+    private BatchJobManager? _batchJobs;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -182,6 +184,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
             TimeProvider.System);
+        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service);
+        app.MapBatchJobs(batchJobs, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
             $"no endpoint {context.Request.Method} {context.Request.Path}; see the Open Inference Protocol's /v2 paths."));
@@ -193,6 +197,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         catch (IOException e)
         {
             await rollouts.DisposeAsync();
+            await batchJobs.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
             await app.DisposeAsync();
@@ -205,6 +210,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             _monitoring = [exporter, latencies, metrics],
             _payloads = payloads,
             _rollouts = rollouts,
+            _batchJobs = batchJobs,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
@@ -214,6 +220,23 @@ public sealed partial class QuiverServer : IAsyncDisposable
         return server;
     }
 
+    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>.
+    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service)
+    {
+        string root = Path.Combine(options.DataDirectory, "batch");
+        var jobs = new BatchJobManager(new RegistryBatchJobStore(lifecycle.Registry, lifecycle.Replica), root, spec =>
+        {
+            ServedModel served = lifecycle.Catalog.Find(spec.Model, spec.Version, out var error)
+                ?? throw new BatchException(error!.Kind == Quiver.Core.Tensors.ErrorKind.NotFound ? BatchErrorKind.ModelNotFound : BatchErrorKind.Model, error.Message);
+            RegisteredVersion? version = lifecycle.Registry.GetVersionAsync(served.Name, served.Version).GetAwaiter().GetResult();
+            return new ResolvedBatchModel(
+                BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
+                new ScheduledEngine(service, served));
+        });
+        jobs.Start();
+        return jobs;
+    }
+
     /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
@@ -221,6 +244,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_batchJobs is not null)
+        {
+            // Before the models go: a running job stops at a checkpoint and resumes at the next start.
+            await _batchJobs.DisposeAsync();
+        }
+
         if (_driftNotifier is not null)
         {
             await _driftNotifier.DisposeAsync();

@@ -82,6 +82,15 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>Replaces a version's wrapped data key (key rotation) without touching its artifact.</summary>
     Task SetWrappedKeyAsync(string model, long version, string keyId, byte[] wrappedKey, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores a server-side batch job's record (JSON, see <c>Batch.BatchJob</c>) under its id, replacing the previous one;
+    /// jobs are not desired state, so the revision stays.
+    /// </summary>
+    Task SaveBatchJobAsync(string id, string replica, string record, CancellationToken cancellationToken = default);
+
+    /// <summary>The batch job records one replica stored, oldest first.</summary>
+    Task<IReadOnlyList<string>> GetBatchJobsAsync(string replica, CancellationToken cancellationToken = default);
+
     /// <summary>The registry's revision: a counter bumped in the same transaction as every change.</summary>
     Task<long> GetRevisionAsync(CancellationToken cancellationToken = default);
 

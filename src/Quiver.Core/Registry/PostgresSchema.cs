@@ -105,5 +105,13 @@ internal static class PostgresSchema
                 updated_at timestamptz NOT NULL
             );
             """),
+        new(5, """
+            CREATE TABLE batch_jobs (
+                id text PRIMARY KEY,
+                replica text NOT NULL,
+                record text NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            """),
     ];
 }

@@ -174,6 +174,26 @@ public abstract partial class SqlModelRegistry : IModelRegistry
     }
 
     /// <inheritdoc />
+    public Task SaveBatchJobAsync(string id, string replica, string record, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        return WriteAsync(async session =>
+        {
+            session.Unchanged = true;
+            await session.ExecuteAsync(
+                "INSERT INTO batch_jobs (id, replica, record, updated_at) VALUES (@id, @replica, @record, @now) " +
+                "ON CONFLICT (id) DO UPDATE SET replica = excluded.replica, record = excluded.record, updated_at = excluded.updated_at",
+                ("id", id), ("replica", replica), ("record", record), ("now", UtcNow()));
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> GetBatchJobsAsync(string replica, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<string>>(async session => await session.QueryAsync(
+            "SELECT record FROM batch_jobs WHERE replica = @replica ORDER BY id", r => r.GetString(0), ("replica", replica)), cancellationToken);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<ReplicaVersionState>> GetReplicaStatesAsync(string model, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<ReplicaVersionState>>(async session => await session.QueryAsync(
             "SELECT replica, version, state, reason, updated_at FROM replica_versions WHERE model = @model ORDER BY replica, version",

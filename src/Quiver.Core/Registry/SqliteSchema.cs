@@ -90,5 +90,13 @@ internal static class SqliteSchema
                 updated_at TEXT NOT NULL
             );
             """),
+        new(5, """
+            CREATE TABLE batch_jobs (
+                id TEXT PRIMARY KEY,
+                replica TEXT NOT NULL,
+                record TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -1,0 +1,174 @@
+using System.Runtime.InteropServices;
+using Quiver.Onnx;
+
+namespace Quiver.Core.Batch;
+
+/// <summary>The typed values of one model input for the rows of a chunk.</summary>
+internal sealed class TensorBuffer
+{
+    public TensorBuffer(InputBinding binding, int rows)
+    {
+        Binding = binding;
+        ElementSize = binding.Type switch
+        {
+            TensorElementType.Float or TensorElementType.Int32 => 4,
+            TensorElementType.Double or TensorElementType.Int64 => 8,
+            TensorElementType.Bool => 1,
+            _ => 0,
+        };
+        if (binding.Type == TensorElementType.String)
+        {
+            Strings = new string[rows * binding.Width];
+            Data = [];
+        }
+        else
+        {
+            Data = new byte[rows * binding.Width * ElementSize];
+        }
+    }
+
+    public InputBinding Binding { get; }
+
+    public int ElementSize { get; }
+
+    public byte[] Data { get; }
+
+    public string[]? Strings { get; }
+
+    /// <summary>Moves a row's values to a lower slot, closing the gap a failed row left.</summary>
+    public void MoveRow(int from, int to)
+    {
+        int width = Binding.Width;
+        if (Strings is not null)
+        {
+            Array.Copy(Strings, from * width, Strings, to * width, width);
+        }
+        else
+        {
+            int bytes = width * ElementSize;
+            Buffer.BlockCopy(Data, from * bytes, Data, to * bytes, bytes);
+        }
+    }
+
+    /// <summary>The first <paramref name="rows"/> rows as a tensor; numeric data is not copied.</summary>
+    public NamedTensor ToTensor(int rows)
+    {
+        long[] shape = [rows, .. Binding.RowShape];
+        TensorValue value = Strings is not null
+            ? TensorValue.FromStrings(shape, Strings.AsSpan(0, rows * Binding.Width).ToArray())
+            : TensorValue.FromBytes(Binding.Type, shape, Data.AsMemory(0, rows * Binding.Width * ElementSize));
+        return new NamedTensor(Binding.Name, value);
+    }
+
+    /// <summary>Sets a float element (the .npy fast path).</summary>
+    public Span<float> FloatRow(int slot) => MemoryMarshal.Cast<byte, float>(Data.AsSpan(slot * Binding.Width * 4, Binding.Width * 4));
+}
+
+/// <summary>
+/// Up to a batch of this shard's records: their raw bytes as split from the file, then, after parsing, their values
+/// in <see cref="Inputs"/> with failed rows removed. Chunks are reused, so the steady state allocates nothing per row.
+/// </summary>
+internal sealed class RecordChunk
+{
+    private byte[] _bytes = new byte[64 * 1024];
+    private int _used;
+
+    public RecordChunk(InputLayout layout, int capacity)
+    {
+        Capacity = capacity;
+        Inputs = layout.Bindings.Select(b => new TensorBuffer(b, capacity)).ToArray();
+        Starts = new int[capacity];
+        Lengths = new int[capacity];
+        Rows = new long[capacity];
+        Lines = new long[capacity];
+        Errors = new string?[capacity];
+        GoodRows = new long[capacity];
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>Records in the chunk, failed ones included.</summary>
+    public int Count { get; private set; }
+
+    public int[] Starts { get; }
+
+    public int[] Lengths { get; }
+
+    /// <summary>0-based row index of each record in the whole input.</summary>
+    public long[] Rows { get; }
+
+    /// <summary>1-based line each record starts on (0 for .npy).</summary>
+    public long[] Lines { get; }
+
+    /// <summary>Why a record failed, or null.</summary>
+    public string?[] Errors { get; }
+
+    public TensorBuffer[] Inputs { get; }
+
+    /// <summary>After <see cref="Compact"/>: how many rows parsed, and their row indexes.</summary>
+    public int Good { get; private set; }
+
+    public long[] GoodRows { get; }
+
+    /// <summary>Where the input continues after this chunk: byte offset, row index, line.</summary>
+    public long EndPosition { get; set; }
+
+    public long NextRow { get; set; }
+
+    public long NextLine { get; set; }
+
+    /// <summary>Whether the input ended with this chunk.</summary>
+    public bool Last { get; set; }
+
+    public ReadOnlySpan<byte> Record(int i) => _bytes.AsSpan(Starts[i], Lengths[i]);
+
+    public void Clear()
+    {
+        Count = 0;
+        _used = 0;
+        Good = 0;
+        Last = false;
+    }
+
+    public void Add(ReadOnlySpan<byte> record, long row, long line, string? error)
+    {
+        if (_bytes.Length - _used < record.Length)
+        {
+            Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + record.Length));
+        }
+
+        record.CopyTo(_bytes.AsSpan(_used));
+        Starts[Count] = _used;
+        Lengths[Count] = record.Length;
+        Rows[Count] = row;
+        Lines[Count] = line;
+        Errors[Count] = error;
+        _used += record.Length;
+        Count++;
+    }
+
+    /// <summary>Moves parsed rows together so the first <see cref="Good"/> slots hold them in input order.</summary>
+    public void Compact()
+    {
+        int good = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            if (Errors[i] is not null)
+            {
+                continue;
+            }
+
+            if (good != i)
+            {
+                foreach (TensorBuffer input in Inputs)
+                {
+                    input.MoveRow(i, good);
+                }
+            }
+
+            GoodRows[good++] = Rows[i];
+        }
+
+        Good = good;
+    }
+}

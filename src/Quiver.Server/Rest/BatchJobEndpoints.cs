@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Quiver.Core.Batch;
+
+namespace Quiver.Server.Rest;
+
+/// <summary>
+/// Server-side batch jobs under <c>/v2/admin/batch/jobs</c>: submit (a file on the server and a served model), list,
+/// show progress, cancel (DELETE), download the output and the error file. Jobs run one at a time in the models'
+/// batch priority class; unfinished ones resume after a restart.
+/// </summary>
+internal static class BatchJobEndpoints
+{
+    public static void MapBatchJobs(this IEndpointRouteBuilder routes, BatchJobManager jobs, QuiverServerOptions options)
+    {
+        routes.MapPost("/v2/admin/batch/jobs", async (HttpContext context) =>
+        {
+            if (context.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            {
+                await UploadAsync(context, jobs, Path.Combine(options.DataDirectory, "batch", "uploads"));
+                return;
+            }
+
+            using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
+            BatchJobSpec? spec = body is null ? null : Read(body.RootElement);
+            if (spec is null)
+            {
+                await V2Endpoints.WriteErrorAsync(context, 400,
+                    "the body must be a JSON object with \"model\" and \"input\" (a file path on the server); see docs/batch.md.");
+                return;
+            }
+
+            try
+            {
+                BatchJob job = await Task.Run(() => jobs.Submit(spec), context.RequestAborted);
+                context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
+                await WriteAsync(context, 201, job);
+            }
+            catch (BatchException e)
+            {
+                await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.ModelNotFound ? 404 : 400, e.Message);
+            }
+        });
+
+        routes.MapGet("/v2/admin/batch/jobs", (HttpContext context) =>
+            WriteAsync(context, 200, new Dictionary<string, object> { ["jobs"] = jobs.List() }));
+
+        routes.MapGet("/v2/admin/batch/jobs/{id}", (HttpContext context, string id) =>
+            jobs.Get(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id));
+
+        routes.MapDelete("/v2/admin/batch/jobs/{id}", (HttpContext context, string id) =>
+            jobs.Cancel(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id));
+
+        routes.MapGet("/v2/admin/batch/jobs/{id}/output", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: false));
+        routes.MapGet("/v2/admin/batch/jobs/{id}/errors", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: true));
+    }
+
+    // The input in the body (text/csv, application/x-ndjson, or any type with ?input_format=), the job in the query:
+    // ?model=NAME&version=&output_format=&map=INPUT=COL,COL&batch_size=&max_errors=&rows_per_second=&delimiter=.
+    private static async Task UploadAsync(HttpContext context, BatchJobManager jobs, string uploads)
+    {
+        IQueryCollection query = context.Request.Query;
+        string? Text(string key) => query.TryGetValue(key, out var value) && !string.IsNullOrEmpty(value.ToString()) ? value.ToString() : null;
+        string? media = context.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        string? format = Text("input_format") ?? media switch
+        {
+            "text/csv" => "csv",
+            "application/x-ndjson" or "application/jsonl" or "application/jsonlines" => "jsonl",
+            "application/x-npy" => "npy",
+            _ => null,
+        };
+        if (Text("model") is not { } model || format is null || BatchFormats.ParseInput(format) is not { } inputFormat)
+        {
+            await V2Endpoints.WriteErrorAsync(context, 400,
+                "an uploaded input needs ?model=NAME and a format: Content-Type text/csv, application/x-ndjson or application/x-npy, or ?input_format=csv|jsonl|npy.");
+            return;
+        }
+
+        // An input file may be far larger than an inference request; the disk bounds it instead.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+
+        Directory.CreateDirectory(uploads);
+        string path = Path.Combine(uploads, $"{Guid.NewGuid():N}.{inputFormat.Name()}");
+        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        {
+            await context.Request.Body.CopyToAsync(file, context.RequestAborted);
+        }
+
+        try
+        {
+            var map = new Dictionary<string, string[]>(StringComparer.Ordinal);
+            foreach (string? entry in query["map"])
+            {
+                int equals = entry?.IndexOf('=') ?? -1;
+                if (equals <= 0)
+                {
+                    throw new BatchException(BatchErrorKind.Usage, $"map '{entry}' is not INPUT=COL1,COL2,….");
+                }
+
+                map[entry![..equals]] = entry[(equals + 1)..].Split(',', StringSplitOptions.TrimEntries);
+            }
+
+            var spec = new BatchJobSpec
+            {
+                Model = model,
+                Version = Text("version"),
+                Input = path,
+                InputFormat = inputFormat.Name(),
+                OutputFormat = Text("output_format"),
+                Delimiter = Text("delimiter"),
+                Map = map.Count == 0 ? null : map,
+                BatchSize = Number(Text("batch_size"), "batch_size") is { } size ? (int)size : null,
+                MaxErrors = Number(Text("max_errors"), "max_errors"),
+                RowsPerSecond = Number(Text("rows_per_second"), "rows_per_second"),
+            };
+            BatchJob job = await Task.Run(() => jobs.Submit(spec), context.RequestAborted);
+            context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
+            await WriteAsync(context, 201, job);
+        }
+        catch (BatchException e)
+        {
+            File.Delete(path);
+            await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.ModelNotFound ? 404 : 400, e.Message);
+        }
+    }
+
+    private static long? Number(string? text, string name) =>
+        text is null ? null
+        : long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value) ? value
+        : throw new BatchException(BatchErrorKind.Usage, $"{name} must be a whole number, got '{text}'.");
+
+    private static async Task DownloadAsync(HttpContext context, BatchJobManager jobs, string id, bool errors)
+    {
+        if (jobs.Get(id) is not { } job)
+        {
+            await NotFound(context, id);
+            return;
+        }
+
+        if (!errors && job.State != BatchJobState.Completed)
+        {
+            await V2Endpoints.WriteErrorAsync(context, 409, $"job '{id}' is {Name(job.State)}; its output is complete only once it is completed.");
+            return;
+        }
+
+        string path = errors ? job.ErrorsPath : job.OutputPath;
+        if (!File.Exists(path))
+        {
+            await V2Endpoints.WriteErrorAsync(context, 404, $"job '{id}' has no {(errors ? "error file" : "output")} yet.");
+            return;
+        }
+
+        context.Response.ContentType = path.EndsWith(".csv", StringComparison.Ordinal) ? "text/csv; charset=utf-8" : "application/x-ndjson";
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        context.Response.ContentLength = file.Length;
+        await file.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    private static BatchJobSpec? Read(JsonElement body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<BatchJobSpec>(body, BatchJob.Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static Task NotFound(HttpContext context, string id) =>
+        V2Endpoints.WriteErrorAsync(context, 404, $"no batch job '{id}'.");
+
+    private static string Name(BatchJobState state) => state.ToString().ToLowerInvariant();
+
+    private static async Task WriteAsync(HttpContext context, int status, object value)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, value, value.GetType(), BatchJob.Json, context.RequestAborted);
+    }
+}
