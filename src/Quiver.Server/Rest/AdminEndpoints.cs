@@ -70,6 +70,13 @@ internal static class AdminEndpoints
                     w.WriteNumber("version", status.Version);
                     w.WriteString("state", status.State.ToString().ToLowerInvariant());
                     w.WriteString("reason", status.Reason);
+                    w.WriteStartArray("execution_providers");
+                    foreach (string provider in status.Model?.ExecutionProviders ?? [])
+                    {
+                        w.WriteStringValue(provider);
+                    }
+
+                    w.WriteEndArray();
                     w.WriteEndObject();
                 }
 
