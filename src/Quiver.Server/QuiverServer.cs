@@ -93,7 +93,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
         else if (configureLogging is null)
         {
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            // Scopes carry the request (RequestId, trace and span ids) into every line written while serving it.
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.IncludeScopes = true;
+            });
         }
         else
         {
