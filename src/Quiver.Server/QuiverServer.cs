@@ -185,7 +185,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapExperiments(lifecycle, options);
         var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
         app.MapRollouts(rollouts, lifecycle.Endpoints, options);
-        app.MapDrift(catalog, options);
+        app.MapDrift(lifecycle, options);
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
             TimeProvider.System);
