@@ -160,6 +160,13 @@ public sealed partial class ClientCertificateAuthenticator
             return $"the client certificate '{certificate.Subject}' was issued by '{certificate.Issuer}', which is not a CA this server trusts for client certificates.";
         }
 
+        // A CA of the same name is trusted, but its key did not sign this certificate: another CA posing under that name.
+        if ((flags & X509ChainStatusFlags.NotSignatureValid) != 0)
+        {
+            return $"the client certificate '{certificate.Subject}' was issued by a '{certificate.Issuer}' that is not a CA this server trusts " +
+                "(a trusted CA has that name, but did not sign this certificate).";
+        }
+
         if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
         {
             return $"the client certificate '{certificate.Subject}' chains to a CA certificate that is expired or not yet valid.";
@@ -168,11 +175,6 @@ public sealed partial class ClientCertificateAuthenticator
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
         {
             return $"the client certificate '{certificate.Subject}' is not valid for client authentication (its extended key usage or its CA's forbids it).";
-        }
-
-        if ((flags & X509ChainStatusFlags.NotSignatureValid) != 0)
-        {
-            return $"the client certificate '{certificate.Subject}' does not carry a valid signature of its issuer '{certificate.Issuer}'.";
         }
 
         return $"the client certificate '{certificate.Subject}' does not chain to a trusted CA ({flags}).";
