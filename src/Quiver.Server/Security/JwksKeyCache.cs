@@ -103,10 +103,11 @@ internal sealed partial class JwksKeyCache : IDisposable
                 Log.Loaded(_logger, _source, keys.All.Count, string.Join(", ", keys.ById.Keys));
                 return null;
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or UnauthorizedAccessException
-                or ArgumentException or FormatException or System.Text.Json.JsonException)
+            catch (Exception e) when ((e is HttpRequestException or TaskCanceledException or IOException or UnauthorizedAccessException
+                or ArgumentException or FormatException or System.Text.Json.JsonException) && !cancellationToken.IsCancellationRequested)
             {
-                string error = e is TaskCanceledException && !cancellationToken.IsCancellationRequested ? "timed out" : e.Message;
+                // The caller did not cancel, so a cancellation here is HttpClient's timeout.
+                string error = e is TaskCanceledException ? "timed out" : e.Message;
                 Log.RefreshFailed(_logger, _source, error, _keys?.All.Count ?? 0);
                 return $"cannot read the JWKS {_source}: {error}";
             }

@@ -137,9 +137,14 @@ public sealed partial class JwtAuthenticator : IDisposable
         }
 
         string alg = jwt.Alg ?? "";
-        if (alg.Length == 0 || alg.Equals("none", StringComparison.OrdinalIgnoreCase) || jwt.EncodedSignature.Length == 0)
+        if (alg.Length == 0 || alg.Equals("none", StringComparison.OrdinalIgnoreCase))
         {
             throw Fail($"the token is unsigned (alg: none); only tokens signed with {string.Join(", ", AcceptedAlgorithms)} are accepted.");
+        }
+
+        if (jwt.EncodedSignature.Length == 0)
+        {
+            throw Fail($"the token names {Shown(alg)} but carries no signature (its third part is empty).");
         }
 
         if (!AcceptedAlgorithms.Contains(alg, StringComparer.Ordinal))

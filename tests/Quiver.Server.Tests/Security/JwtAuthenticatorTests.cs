@@ -230,6 +230,17 @@ public sealed class JwtAuthenticatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Authenticate_SignatureStripped_IsRefused()
+    {
+        using JwtAuthenticator authenticator = Create();
+        string token = Token(_rsa);
+
+        string message = await RefusedAsync(authenticator, token[..(token.LastIndexOf('.') + 1)]);
+
+        Assert.Contains("names RS256 but carries no signature", message);
+    }
+
+    [Fact]
     public async Task Authenticate_HmacSignedWithThePublicKey_IsRefused()
     {
         using JwtAuthenticator authenticator = Create();

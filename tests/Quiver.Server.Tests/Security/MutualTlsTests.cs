@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
@@ -55,6 +56,52 @@ public sealed class MutualTlsTests : IAsyncLifetime
         using HttpClient client = _setup.Client(_server.GrpcAddress, _setup.GoodClient);
 
         Assert.True(await MutualTlsSetup.ServerLiveAsync(client));
+    }
+
+    [SkippableFact]
+    public async Task Grpc_FromPythonGrpcio_NeedsTheClientCertificate()
+    {
+        Skip.IfNot(PythonHasGrpc(), "SKIPPED LOUDLY: python3-grpcio is not installed (apt-get install -y python3-grpcio).");
+        string folder = _setup.Folder;
+        File.WriteAllText(Path.Combine(folder, "client.pem"), _setup.GoodClient.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(folder, "client.key"), _setup.GoodClient.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        string script = $$"""
+            import grpc, sys
+            folder = sys.argv[1]
+            read = lambda name: open(folder + '/' + name, 'rb').read()
+            def live(creds):
+                channel = grpc.secure_channel('localhost:{{_server.GrpcAddress.Port}}', creds)
+                call = channel.unary_unary('/inference.GRPCInferenceService/ServerLive', request_serializer=lambda m: m, response_deserializer=lambda b: b)
+                try:
+                    return 'LIVE' if call(b'', timeout=30) == bytes([8, 1]) else 'NOT LIVE'
+                except grpc.RpcError as e:
+                    return 'REFUSED ' + str(e.code())
+            print('with-cert', live(grpc.ssl_channel_credentials(read('server.pem'), read('client.key'), read('client.pem'))))
+            print('without-cert', live(grpc.ssl_channel_credentials(read('server.pem'))))
+            """;
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(folder);
+
+        using Process process = Process.Start(start)!;
+        string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Contains("with-cert LIVE", output);
+        Assert.Contains("without-cert REFUSED StatusCode.UNAVAILABLE", output);
+    }
+
+    private static bool PythonHasGrpc()
+    {
+        if (!File.Exists("/usr/bin/python3"))
+        {
+            return false;
+        }
+
+        using Process process = Process.Start(new ProcessStartInfo("/usr/bin/python3", "-c \"import grpc\"") { RedirectStandardError = true })!;
+        process.WaitForExit(60_000);
+        return process.ExitCode == 0;
     }
 
     [Fact]
