@@ -75,7 +75,7 @@ public sealed partial class ClientCertificateAuthenticator
             Validate(certificate);
             Principal principal = _principals.Find(IdentitiesOf(certificate))
                 ?? throw new AuthenticationFailedException(
-                    $"the client certificate '{certificate.Subject}' is trusted but not mapped to any principal on this server; " +
+                    $"the client certificate '{CallerText.Shown(certificate.Subject)}' is trusted but not mapped to any principal on this server; " +
                     "ask the operator to add its CN or a subject alternative name to the mTLS principals file.");
             _accepted.AddOrUpdate(certificate, principal);
             return principal;
@@ -96,12 +96,12 @@ public sealed partial class ClientCertificateAuthenticator
         DateTimeOffset now = _clock.GetUtcNow();
         if (now < certificate.NotBefore.ToUniversalTime())
         {
-            throw new AuthenticationFailedException($"the client certificate '{certificate.Subject}' is not valid before {Format(certificate.NotBefore)}.");
+            throw new AuthenticationFailedException($"the client certificate '{CallerText.Shown(certificate.Subject)}' is not valid before {Format(certificate.NotBefore)}.");
         }
 
         if (now > certificate.NotAfter.ToUniversalTime())
         {
-            throw new AuthenticationFailedException($"the client certificate '{certificate.Subject}' expired at {Format(certificate.NotAfter)}; renew it.");
+            throw new AuthenticationFailedException($"the client certificate '{CallerText.Shown(certificate.Subject)}' expired at {Format(certificate.NotAfter)}; renew it.");
         }
 
         using var chain = new X509Chain();
@@ -131,15 +131,12 @@ public sealed partial class ClientCertificateAuthenticator
         }
     }
 
-    /// <summary>The handshake check of required mode: true to accept; a refusal is logged, since the client sees only a TLS alert.</summary>
-    internal bool AcceptAtHandshake(X509Certificate2? certificate)
+    /// <summary>
+    /// The handshake check of required mode (Kestrel itself refuses a connection with no certificate): true to accept;
+    /// a refusal is logged, since the client sees only a TLS alert.
+    /// </summary>
+    internal bool AcceptAtHandshake(X509Certificate2 certificate)
     {
-        if (certificate is null)
-        {
-            Log.HandshakeRefused(_logger, "(none)", "no client certificate was presented");
-            return false;
-        }
-
         try
         {
             Validate(certificate);
@@ -147,7 +144,7 @@ public sealed partial class ClientCertificateAuthenticator
         }
         catch (AuthenticationFailedException e)
         {
-            Log.HandshakeRefused(_logger, certificate.Subject, e.Message);
+            Log.HandshakeRefused(_logger, CallerText.Shown(certificate.Subject), e.Message);
             return false;
         }
     }
@@ -157,27 +154,27 @@ public sealed partial class ClientCertificateAuthenticator
         X509ChainStatusFlags flags = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (all, status) => all | status.Status);
         if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
         {
-            return $"the client certificate '{certificate.Subject}' was issued by '{certificate.Issuer}', which is not a CA this server trusts for client certificates.";
+            return $"the client certificate '{CallerText.Shown(certificate.Subject)}' was issued by '{CallerText.Shown(certificate.Issuer)}', which is not a CA this server trusts for client certificates.";
         }
 
         // A CA of the same name is trusted, but its key did not sign this certificate: another CA posing under that name.
         if ((flags & X509ChainStatusFlags.NotSignatureValid) != 0)
         {
-            return $"the client certificate '{certificate.Subject}' was issued by a '{certificate.Issuer}' that is not a CA this server trusts " +
+            return $"the client certificate '{CallerText.Shown(certificate.Subject)}' was issued by a '{CallerText.Shown(certificate.Issuer)}' that is not a CA this server trusts " +
                 "(a trusted CA has that name, but did not sign this certificate).";
         }
 
         if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
         {
-            return $"the client certificate '{certificate.Subject}' chains to a CA certificate that is expired or not yet valid.";
+            return $"the client certificate '{CallerText.Shown(certificate.Subject)}' chains to a CA certificate that is expired or not yet valid.";
         }
 
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
         {
-            return $"the client certificate '{certificate.Subject}' is not valid for client authentication (its extended key usage or its CA's forbids it).";
+            return $"the client certificate '{CallerText.Shown(certificate.Subject)}' is not valid for client authentication (its extended key usage or its CA's forbids it).";
         }
 
-        return $"the client certificate '{certificate.Subject}' does not chain to a trusted CA ({flags}).";
+        return $"the client certificate '{CallerText.Shown(certificate.Subject)}' does not chain to a trusted CA ({flags}).";
     }
 
     private bool InValidityPeriod(X509Certificate2 certificate)

@@ -64,7 +64,7 @@ internal sealed partial class JwksKeyCache : IDisposable
         return keys.ById.TryGetValue(kid, out SecurityKey? key)
             ? [key]
             : throw new Core.Security.AuthenticationFailedException(
-                $"the token was signed with key id '{JwtAuthenticator.Shown(kid)}', which is not among the identity provider's current signing keys " +
+                $"the token was signed with key id '{CallerText.Shown(kid)}', which is not among the identity provider's current signing keys " +
                 $"({string.Join(", ", keys.ById.Keys)}); get a fresh token.");
     }
 

@@ -144,14 +144,14 @@ public sealed partial class JwtAuthenticator : IDisposable
 
         if (jwt.EncodedSignature.Length == 0)
         {
-            throw Fail($"the token names {Shown(alg)} but carries no signature (its third part is empty).");
+            throw Fail($"the token names {CallerText.Shown(alg)} but carries no signature (its third part is empty).");
         }
 
         if (!AcceptedAlgorithms.Contains(alg, StringComparer.Ordinal))
         {
             throw Fail(alg.StartsWith("HS", StringComparison.OrdinalIgnoreCase)
-                ? $"the token is signed with {Shown(alg)}, a shared-secret (HMAC) algorithm; only asymmetric algorithms are accepted ({string.Join(", ", AcceptedAlgorithms)})."
-                : $"the token's algorithm '{Shown(alg)}' is not accepted; use one of {string.Join(", ", AcceptedAlgorithms)}.");
+                ? $"the token is signed with {CallerText.Shown(alg)}, a shared-secret (HMAC) algorithm; only asymmetric algorithms are accepted ({string.Join(", ", AcceptedAlgorithms)})."
+                : $"the token's algorithm '{CallerText.Shown(alg)}' is not accepted; use one of {string.Join(", ", AcceptedAlgorithms)}.");
         }
 
         return jwt;
@@ -160,12 +160,12 @@ public sealed partial class JwtAuthenticator : IDisposable
     private string Describe(Exception? error, JsonWebToken jwt) => error switch
     {
         SecurityTokenInvalidIssuerException =>
-            $"the token's issuer '{Shown(jwt.Issuer)}' is not trusted here; this server accepts tokens issued by '{_options.Issuer}'.",
+            $"the token's issuer '{CallerText.Shown(jwt.Issuer)}' is not trusted here; this server accepts tokens issued by '{_options.Issuer}'.",
         SecurityTokenInvalidAudienceException =>
-            $"the token is for audience '{Shown(string.Join(", ", jwt.Audiences))}', not for this server ('{_options.Audience}'); request a token for '{_options.Audience}'.",
+            $"the token is for audience '{CallerText.Shown(string.Join(", ", jwt.Audiences))}', not for this server ('{_options.Audience}'); request a token for '{_options.Audience}'.",
         SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
-            $"the token's signature does not verify with the identity provider's key{(string.IsNullOrEmpty(jwt.Kid) ? "s" : $" '{Shown(jwt.Kid)}'")}: it was altered or signed by someone else.",
-        SecurityTokenInvalidAlgorithmException => $"the token's algorithm '{Shown(jwt.Alg)}' is not accepted; use one of {string.Join(", ", AcceptedAlgorithms)}.",
+            $"the token's signature does not verify with the identity provider's key{(string.IsNullOrEmpty(jwt.Kid) ? "s" : $" '{CallerText.Shown(jwt.Kid)}'")}: it was altered or signed by someone else.",
+        SecurityTokenInvalidAlgorithmException => $"the token's algorithm '{CallerText.Shown(jwt.Alg)}' is not accepted; use one of {string.Join(", ", AcceptedAlgorithms)}.",
         _ => "the token is not valid" + (error is null ? "." : $" ({error.GetType().Name.Replace("SecurityToken", "").Replace("Exception", "")})."),
     };
 
@@ -236,14 +236,6 @@ public sealed partial class JwtAuthenticator : IDisposable
 
     private static string? Claim(JsonWebToken jwt, string type) =>
         jwt.TryGetClaim(type, out System.Security.Claims.Claim? claim) ? claim.Value : null;
-
-    // Claim values come from the caller: shortened and stripped of control characters before they reach a message or a log.
-    internal static string Shown(string? value)
-    {
-        const int max = 80;
-        string text = new((value ?? "").Take(max).Select(c => char.IsControl(c) ? '?' : c).ToArray());
-        return value?.Length > max ? text + "..." : text;
-    }
 
     private static string Format(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 

@@ -185,6 +185,20 @@ public sealed class JwtAuthenticatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Authenticate_IssuerCraftedToForgeLogLines_IsShownWithoutControlCharactersAndCut()
+    {
+        using JwtAuthenticator authenticator = Create();
+        string crafted = "https://evil.test\ninfo: Quiver.Server[2] all good" + new string('x', 200);
+
+        string message = await RefusedAsync(authenticator, Token(_rsa, issuer: crafted));
+
+        Assert.DoesNotContain('\n', message);
+        Assert.Contains("issuer 'https://evil.test?info: Quiver.Server[2] all good", message);
+        Assert.Contains("x...' is not trusted", message);
+        Assert.DoesNotContain(new string('x', 121), message);
+    }
+
+    [Fact]
     public async Task Authenticate_WrongAudience_SaysWhichAudienceToAskFor()
     {
         using JwtAuthenticator authenticator = Create();
