@@ -70,11 +70,12 @@ public sealed class ExperimentLedger
         }
     }
 
-    /// <summary>The endpoint a request id was routed by, if it is remembered.</summary>
-    public string? EndpointOf(string requestId)
+    /// <summary>The endpoint a request id was routed by, if it is remembered (not yet past the retention at <paramref name="now"/>).</summary>
+    public string? EndpointOf(string requestId, DateTimeOffset now)
     {
         lock (_lock)
         {
+            Expire(now);
             return _requests.TryGetValue(requestId, out Assignment? assignment) ? assignment.Endpoint : null;
         }
     }
