@@ -210,6 +210,38 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ShadowThatFails_NeverFailsThePrimary_AndItsFailuresAndLatencyAreRecorded()
+    {
+        Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "table", RolloutTests.Lookup(1, 2, 3, 4, 5))).Status);
+        Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "table", RolloutTests.Lookup(10, 20, 30, 40))).Status); // index 4 fails
+        Assert.Equal(200, (await PutEndpointAsync("guarded", """
+            {"variants": [{"name": "main", "model": "table", "version": "1", "weight": 100}],
+             "shadow": {"model": "table", "version": "2", "percent": 100}}
+            """)).Status);
+
+        JsonNode shadow = null!;
+        for (int i = 0; i < 20; i++)
+        {
+            var (status, body) = await _server.PostAsync("/v2/models/guarded/infer",
+                $$"""{"inputs":[{"name":"input","shape":[1,1],"datatype":"INT64","data":[{{i % 5}}]}]}""");
+            Assert.True(status == 200, body?.ToJsonString()); // the shadow fails on every fifth; the client never sees it
+            Assert.Equal(i % 5 + 1, (float)body!["outputs"]![0]!["data"]![0]!);
+
+            // One shadow at a time, so none is dropped and the counts are exact.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while ((long)(shadow = (await _server.GetAsync("/v2/admin/endpoints/guarded")).Body!["shadow"]!)["compared"]! < i + 1)
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), shadow.ToJsonString());
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal((20L, 4L, 0L), ((long)shadow["compared"]!, (long)shadow["failed"]!, (long)shadow["dropped"]!));
+        Assert.Equal(0, (double)shadow["agreement_rate"]!); // the answers differ tenfold
+        Assert.True((double)shadow["shadow_mean_ms"]! > 0 && (double)shadow["primary_mean_ms"]! > 0, shadow.ToJsonString());
+    }
+
+    [Fact]
     public async Task HugeRoutingKey_Is400_AndDeletedEndpointsStopRouting()
     {
         Assert.Equal(200, (await PutEndpointAsync("solo", """{"variants": [{"name": "only", "model": "scorer", "version": "1", "weight": 100}]}""")).Status);

@@ -32,7 +32,7 @@ public sealed class RolloutTests : IAsyncLifetime
     }
 
     /// <summary>Looks its int64 input up in a table: an index past the table's end makes ONNX Runtime fail the request.</summary>
-    private static byte[] Lookup(params float[] table) => new ModelBuilder("lookup")
+    internal static byte[] Lookup(params float[] table) => new ModelBuilder("lookup")
         .Input("input", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
         .Initializer("table", table, table.Length)
         .Node("Gather", ["table", "input"], ["output"])
