@@ -386,7 +386,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             ModelPublisher publisher = new(registry, vault, runtime);
             RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);
             var lifecycle = new ModelLifecycle(registry, vault, catalog, runtime, importer,
-                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval),
+                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval) { Time = options.Time },
                 loggerFactory.CreateLogger("Quiver.Models"));
             await lifecycle.StartAsync(cancellationToken);
             return lifecycle;
