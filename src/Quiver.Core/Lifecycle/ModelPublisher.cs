@@ -63,7 +63,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
             RegistryNames.RequireAliasName(request.Alias);
         }
 
-        CheckConfiguration(request.Bundle);
+        WarmupSample? warmup = CheckConfiguration(request.Bundle);
         await CheckLineageAsync(request, cancellationToken);
 
         // One push at a time from storing to registering: a file no version records is then one a crash left (its data
@@ -71,7 +71,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         await vault.Publishing.WaitAsync(cancellationToken);
         try
         {
-            return await StoreAndRegisterAsync(content, request, cancellationToken);
+            return await StoreAndRegisterAsync(content, request, warmup, cancellationToken);
         }
         finally
         {
@@ -79,7 +79,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
     }
 
-    private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, CancellationToken cancellationToken)
+    private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, WarmupSample? warmup, CancellationToken cancellationToken)
     {
         StoredArtifact stored = await vault.PutAsync(content, IsUnrecordedAsync, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
@@ -111,7 +111,11 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
             ModelSignature signature;
             try
             {
-                signature = ModelSignature.Of(model, runtime);
+                signature = ModelSignature.Of(model, runtime, warmup);
+            }
+            catch (WarmupSampleMismatchException e)
+            {
+                throw RegistryException.Invalid(e.Message);
             }
             catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException)
             {
@@ -191,11 +195,12 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
     }
 
-    private static void CheckConfiguration(ModelBundle bundle)
+    // The configuration must resolve; its warm-up sample, if any, is checked against the model once it is read.
+    private static WarmupSample? CheckConfiguration(ModelBundle bundle)
     {
         try
         {
-            bundle.Resolve();
+            return bundle.Resolve().Config.WarmupSample;
         }
         catch (ModelConfigException e)
         {

@@ -184,6 +184,22 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Push_WithAWarmupSample_WarmsOnIt_AndOneNotFittingTheSignatureIs400NamingTheMismatch()
+    {
+        await using TestServer server = await TestServer.StartAsync(Repository);
+        string Query(string config) => "?config=" + Uri.EscapeDataString(config);
+
+        var (status, body) = await AdminApiTests.PushAsync(server, "warmed", AdminApiTests.Adder(1), Query("""{"warmup": {"inputs": {"input": [[0.5], [1.5]]}}}"""));
+        Assert.True(status == 201, $"push with a fitting sample: HTTP {status} {body?.ToJsonString()}");
+        Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "warmed", 1));
+
+        (status, body) = await AdminApiTests.PushAsync(server, "warmed", AdminApiTests.Adder(2), Query("""{"warmup": {"inputs": {"input": [[0.5, 1.5]]}}}"""));
+        Assert.Equal(400, status);
+        Assert.Contains("'warmup.inputs.input' has shape [1, 2], but the model's input 'input' is [-1, 1]", (string?)body!["error"]);
+        Assert.Equal(404, (await server.GetAsync("/v2/admin/models/warmed/versions/2")).Status);
+    }
+
+    [Fact]
     public async Task WrongMasterKey_FailsTheVersionsClearly_AndChangesNothingOnDisk()
     {
         string keyFile = Path.Combine(_folder, "master.key");
