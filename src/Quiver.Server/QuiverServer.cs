@@ -252,7 +252,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         return server;
     }
 
-    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>.
+    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>, or where
+    // the job asks under the batch output root.
     private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service)
     {
         string root = Path.Combine(options.DataDirectory, "batch");
@@ -264,7 +265,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             return new ResolvedBatchModel(
                 BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
                 new ScheduledEngine(service, served));
-        });
+        }, outputRoot: options.BatchOutputRoot ?? Path.Combine(root, "outputs"));
         jobs.Start();
         return jobs;
     }

@@ -92,6 +92,12 @@ public sealed record QuiverServerOptions
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 
+    /// <summary>
+    /// The only folder under which a server-side batch job may be given its own output location. Defaults to
+    /// DATA_DIR/batch/outputs: not the data directory itself, whose registry and keys a job must never overwrite.
+    /// </summary>
+    public string? BatchOutputRoot { get; init; }
+
     /// <summary>The largest request body accepted, in bytes; larger ones get 413. Defaults to 64 MiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
 
