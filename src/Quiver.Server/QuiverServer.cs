@@ -29,6 +29,8 @@ using Quiver.Onnx;
 using Quiver.Server.Dashboard;
 using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
+using Quiver.Server.Security;
+using Quiver.Core.Security;
 
 namespace Quiver.Server;
 
@@ -173,6 +175,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry), lifecycle.Registry, options.OpenHealth));
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
@@ -236,6 +239,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
         jobs.Start();
         return jobs;
     }
+
+    // The credentials this server accepts; null when authentication is off (loopback, every caller anonymous).
+    // The JWT (JwtAuthenticator.AuthenticateAsync) and client-certificate (ClientCertificateAuthenticator.Authenticate)
+    // authenticators plug in here as RequestAuthenticator's second and third arguments.
+    private static RequestAuthenticator? CreateAuthenticator(QuiverServerOptions options, IModelRegistry registry) =>
+        options.AuthenticationConfigured ? new RequestAuthenticator(new ApiKeyAuthenticator(registry, TimeProvider.System)) : null;
 
     /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

@@ -31,6 +31,12 @@ public sealed record PushRequest
     public string? SourceUri { get; init; }
 
     public string? TrainingRunId { get; init; }
+
+    /// <summary>
+    /// The pushing principal's tenant (or the one an admin without a tenant names); null takes the tenant of the
+    /// bundle's config.json, if any. A model's owner is set by its first version.
+    /// </summary>
+    public string? Tenant { get; init; }
 }
 
 /// <summary>The outcome of a push.</summary>
@@ -58,6 +64,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         CheckConfiguration(request.Bundle);
+        string? tenant = TenantOf(request);
         StoredArtifact stored = await vault.PutAsync(content, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
@@ -120,6 +127,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 ConfigJson = configJson,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
+                Tenant = tenant,
             }, cancellationToken);
         }
         catch when (!stored.AlreadyStored)
@@ -135,6 +143,19 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         return new PushResult(registered, stored.AlreadyStored, Existing: false, changes);
+    }
+
+    // The pusher's tenant and the one config.json names must agree: a tenant cannot push a model into another's.
+    private static string? TenantOf(PushRequest request)
+    {
+        string? configured = request.Bundle.Resolve().Config.Tenant;
+        if (request.Tenant is not null && configured is not null && configured != request.Tenant)
+        {
+            throw RegistryException.Invalid(
+                $"config.json names tenant '{configured}', but the push is for tenant '{request.Tenant}'; remove \"tenant\" or make them match.");
+        }
+
+        return request.Tenant ?? configured;
     }
 
     private static void CheckConfiguration(ModelBundle bundle)

@@ -92,12 +92,19 @@ internal static class V2Endpoints
         await WriteJsonAsync(context, 200, w => InferenceJson.WriteResponse(w, result.Response!));
     }
 
-    private static Task StatisticsAsync(HttpContext context, ModelCatalog catalog, string? model, string? version)
+    private static async Task StatisticsAsync(HttpContext context, ModelCatalog catalog, string? model, string? version)
     {
         IReadOnlyList<ServedModel> models = catalog.ReadyVersions(model, version, out InferenceError? error);
-        return error is null
-            ? WriteJsonAsync(context, 200, w => ExtensionsJson.WriteStatistics(w, models))
-            : WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+        if (error is not null)
+        {
+            await WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+            return;
+        }
+
+        // Every model's statistics list only the models this caller may see (a named one was checked already).
+        Func<string, bool> visible = await Security.ModelVisibility.FilterAsync(context);
+        var shown = models.Where(m => visible(m.Name)).ToList();
+        await WriteJsonAsync(context, 200, w => ExtensionsJson.WriteStatistics(w, shown));
     }
 
     private static Task ModelMetadataAsync(HttpContext context, ModelCatalog catalog, string model, string? version)
