@@ -72,8 +72,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
     /// Throws <see cref="ServerStartException"/> with every problem when it cannot start.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="configureServices"/> adds services before the host is built: the audit sink
+    /// (<see cref="Quiver.Core.Security.IAuditSink"/>) that authentication failures and denials are recorded in, say.
+    /// </remarks>
     public static async Task<QuiverServer> StartAsync(QuiverServerOptions options, Action<ILoggingBuilder>? configureLogging = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Action<IServiceCollection>? configureServices = null)
     {
         IReadOnlyList<string> errors = options.Validate();
         if (errors.Count > 0)
@@ -147,6 +151,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, certificate);
         });
 
+        configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
@@ -175,7 +180,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
-        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry), lifecycle.Registry, options.OpenHealth));
+        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry), lifecycle.Registry, options.OpenHealth,
+            new NotFoundMessages(lifecycle)));
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
@@ -245,6 +251,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
     // authenticators plug in here as RequestAuthenticator's second and third arguments.
     private static RequestAuthenticator? CreateAuthenticator(QuiverServerOptions options, IModelRegistry registry) =>
         options.AuthenticationConfigured ? new RequestAuthenticator(new ApiKeyAuthenticator(registry, TimeProvider.System)) : null;
+
+    /// <summary>Every endpoint the server maps (REST routes and the gRPC service's route), as routing sees them.</summary>
+    public IReadOnlyList<Endpoint> Endpoints =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_app).DataSources.SelectMany(source => source.Endpoints).ToList();
 
     /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);

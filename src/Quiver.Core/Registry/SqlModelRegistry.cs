@@ -665,7 +665,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
     {
         if (await session.ScalarLongAsync("SELECT 1 FROM models WHERE name = @model", ("model", model)) is null)
         {
-            throw RegistryException.NotFound($"model '{model}' does not exist in the registry.");
+            throw RegistryException.UnknownModel(model);
         }
     }
 

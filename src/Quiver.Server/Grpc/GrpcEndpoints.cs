@@ -106,7 +106,7 @@ internal static partial class GrpcEndpoints
         // Another tenant's model is answered exactly as a model that does not exist.
         if (ModelNamed(request) is { Length: > 0 } model)
         {
-            await RequireVisibleAsync(call, model);
+            await RequireVisibleAsync(call, method, model);
         }
 
         CancellationToken cancellation = call.Cancellation;
@@ -142,11 +142,11 @@ internal static partial class GrpcEndpoints
     };
 
     /// <summary>Throws NOT_FOUND, in the words used for a model that does not exist, for a model of another tenant.</summary>
-    internal static async Task RequireVisibleAsync(GrpcCall call, string model)
+    internal static async Task RequireVisibleAsync(GrpcCall call, string method, string model)
     {
         if (Security.ModelVisibility.Of(call.Context) is { } visibility && !await visibility.CanSeeAsync(model, call.Cancellation))
         {
-            throw new GrpcException(GrpcStatusCode.NotFound, Security.ModelVisibility.NotFoundMessage(model, registryRoute: false));
+            throw new GrpcException(GrpcStatusCode.NotFound, visibility.NotFoundMessage(model, "grpc " + method));
         }
     }
 

@@ -304,7 +304,7 @@ internal static class AdminEndpoints
 
     private static async Task<RegisteredModel> RequireModelAsync(IModelRegistry registry, string model, CancellationToken cancellationToken) =>
         (await registry.GetModelsAsync(cancellationToken)).FirstOrDefault(m => m.Name == model)
-        ?? throw RegistryException.NotFound($"model '{model}' does not exist in the registry.");
+        ?? throw RegistryException.UnknownModel(model);
 
     private static async Task<RegisteredVersion> RequireVersionAsync(IModelRegistry registry, string model, string version, CancellationToken cancellationToken)
     {

@@ -10,7 +10,7 @@ namespace Quiver.Server.Security;
 /// absent (everything visible) when it is off. The registry is read at each call, so an owner set by a push that just
 /// committed is honoured at once.
 /// </summary>
-public sealed class ModelVisibility(Principal principal, IModelRegistry registry)
+public sealed class ModelVisibility(Principal principal, IModelRegistry registry, NotFoundMessages messages)
 {
     /// <summary>Whose visibility this is.</summary>
     public Principal Principal { get; } = principal;
@@ -51,8 +51,6 @@ public sealed class ModelVisibility(Principal principal, IModelRegistry registry
         return name => !hidden.Contains(name);
     }
 
-    /// <summary>What a principal is told for a model it may not see: the very words for a model that does not exist.</summary>
-    public static string NotFoundMessage(string model, bool registryRoute) => registryRoute
-        ? $"model '{model}' does not exist in the registry."
-        : $"model '{model}' not found in the repository.";
+    /// <summary>What the principal is told for a model it may not see: the very words <paramref name="resource"/> uses for a model that does not exist.</summary>
+    public string NotFoundMessage(string model, string resource) => messages.For(model, resource);
 }

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Quiver.Core.Registry;
 using Quiver.Core.Security;
@@ -73,12 +72,12 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
             return;
         }
 
-        var visibility = new ModelVisibility(principal, registry);
-        if (context.GetRouteValue("model") is string model && !await visibility.CanSeeAsync(model, context.RequestAborted))
+        var visibility = new ModelVisibility(principal, registry, settings.NotFoundMessages);
+        if (context.GetRouteValue("model") is string model && context.GetEndpoint()?.Metadata.GetMetadata<TenantCheckedByEndpoint>() is null
+            && !await visibility.CanSeeAsync(model, context.RequestAborted))
         {
-            bool registryRoute = resource.Contains("/v2/admin/", StringComparison.Ordinal);
-            await RefuseAsync(context, StatusCodes.Status404NotFound, GrpcStatusCode.NotFound, ModelVisibility.NotFoundMessage(model, registryRoute),
-                new AuditEvent(principal.Name, "auth.denied", resource, "denied") { Tenant = principal.Tenant, Details = $"model '{model}' of another tenant" });
+            await RefuseAsync(context, StatusCodes.Status404NotFound, GrpcStatusCode.NotFound, visibility.NotFoundMessage(model, resource),
+                SecurityAudit.HiddenModel(principal, resource, model));
             return;
         }
 
@@ -90,14 +89,7 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
     private async Task RefuseAsync(HttpContext context, int status, GrpcStatusCode grpcStatus, string message, AuditEvent audit)
     {
         Log.Refused(logger, status, audit.Resource, audit.Actor, message);
-        if (context.RequestServices.GetService<IAuditSink>() is { } sink)
-        {
-            await sink.RecordAsync(audit with
-            {
-                Source = context.Connection.RemoteIpAddress?.ToString(),
-                Details = audit.Details ?? message,
-            }, context.RequestAborted);
-        }
+        await SecurityAudit.RecordAsync(context, audit with { Details = audit.Details ?? message });
 
         if (status == StatusCodes.Status401Unauthorized)
         {
@@ -125,5 +117,8 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
     }
 }
 
-/// <summary>What <see cref="SecurityMiddleware"/> works with: the authenticator (null: authentication off), the registry for model owners.</summary>
-internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, bool OpenHealth);
+/// <summary>
+/// What <see cref="SecurityMiddleware"/> works with: the authenticator (null: authentication off), the registry for
+/// model owners, and the not-found messages another tenant's model is answered with.
+/// </summary>
+internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, bool OpenHealth, NotFoundMessages NotFoundMessages);
