@@ -126,5 +126,9 @@ internal static class PostgresSchema
             );
             ALTER TABLE models ADD COLUMN owner_tenant text;
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from bigint;
+            ALTER TABLE versions ADD COLUMN optimization_report text;
+            """),
     ];
 }

@@ -14,7 +14,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
 {
     private const string VersionColumns =
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
-        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id";
+        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report";
 
     private const string ModelColumns = "name, description, created_at, owner_tenant";
 
@@ -114,17 +114,20 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 Reason = null,
                 WrappedDataKey = draft.WrappedDataKey,
                 KeyId = draft.KeyId,
+                DerivedFrom = draft.DerivedFrom,
+                OptimizationReport = draft.OptimizationReport,
             };
 
             await session.ExecuteAsync(
                 $"INSERT INTO versions ({VersionColumns}) VALUES (@model, @version, @sha256, @size, @framework, @input, @output, @creator, " +
-                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId)",
+                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @derivedFrom, @optimizationReport)",
                 ("model", registered.Model), ("version", registered.Version), ("sha256", registered.Sha256), ("size", registered.SizeBytes),
                 ("framework", registered.Framework), ("input", registered.InputSignature), ("output", registered.OutputSignature),
                 ("creator", registered.Creator), ("createdAt", registered.CreatedAt), ("description", registered.Description),
                 ("tags", JsonSerializer.Serialize(registered.Tags)), ("sourceUri", registered.SourceUri),
                 ("trainingRunId", registered.TrainingRunId), ("config", registered.ConfigJson), ("state", ToText(registered.State)),
-                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId));
+                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId),
+                ("derivedFrom", registered.DerivedFrom), ("optimizationReport", registered.OptimizationReport));
             return registered;
         }, cancellationToken);
     }
@@ -558,7 +561,9 @@ public abstract partial class SqlModelRegistry : IModelRegistry
             await using DbTransaction transaction = await BeginWriteAsync(connection, cancellationToken);
             var session = new SqlSession(connection, transaction, cancellationToken);
             await session.ExecuteAsync(createMigrationsTable);
-            long current = await session.ScalarLongAsync("SELECT MAX(version) FROM schema_migrations") ?? 0;
+            HashSet<long> applied = (await session.QueryAsync("SELECT version FROM schema_migrations", r => Convert.ToInt64(r.GetValue(0),
+                System.Globalization.CultureInfo.InvariantCulture))).ToHashSet();
+            long current = applied.Count == 0 ? 0 : applied.Max();
             if (current > known)
             {
                 throw RegistryException.Conflict(
@@ -566,7 +571,9 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                     "it was migrated by a newer Quiver. Upgrade Quiver, or point --registry at another database.");
             }
 
-            foreach (RegistryMigration migration in migrations.Where(m => m.Version > current))
+            // Every migration not applied yet, not only those above the highest applied: numbers are handed out to
+            // work merged in any order, so a database may have 10 and still lack 6.
+            foreach (RegistryMigration migration in migrations.Where(m => !applied.Contains(m.Version)))
             {
                 await session.ExecuteAsync(migration.Sql);
                 await session.ExecuteAsync(
@@ -758,6 +765,8 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         Reason = NullableString(r, 15),
         WrappedDataKey = r.IsDBNull(16) ? null : r.GetFieldValue<byte[]>(16),
         KeyId = NullableString(r, 17),
+        DerivedFrom = r.IsDBNull(18) ? null : r.GetInt64(18),
+        OptimizationReport = NullableString(r, 19),
     };
 
     private static AliasChange ReadAliasChange(DbDataReader r) => new(

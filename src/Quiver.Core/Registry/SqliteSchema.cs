@@ -111,5 +111,9 @@ internal static class SqliteSchema
             );
             ALTER TABLE models ADD COLUMN owner_tenant TEXT;
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from INTEGER;
+            ALTER TABLE versions ADD COLUMN optimization_report TEXT;
+            """),
     ];
 }

@@ -95,6 +95,20 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task RegisterVersion_DerivedVersion_ReadsBackItsLineageAndReport()
+    {
+        IModelRegistry registry = await OpenAsync();
+        await registry.RegisterVersionAsync(Draft("mlp"));
+        const string report = """{"mode":"int8-dynamic","size_ratio":0.25}""";
+
+        RegisteredVersion derived = await registry.RegisterVersionAsync(Draft("mlp") with { DerivedFrom = 1, OptimizationReport = report });
+
+        RegisteredVersion read = (await registry.GetVersionAsync("mlp", derived.Version))!;
+        Assert.Equal((1L, report), (read.DerivedFrom, read.OptimizationReport));
+        Assert.Null((await registry.GetVersionAsync("mlp", 1))!.DerivedFrom);
+    }
+
+    [SkippableFact]
     public async Task RegisterVersion_ConcurrentlyFromTwoInstances_HandsOutEveryNumberOnce()
     {
         IModelRegistry a = await OpenAsync();
@@ -479,5 +493,22 @@ public abstract class RegistryContractTests : IAsyncLifetime
         Assert.DoesNotContain("acme", other.Message);
         Assert.Contains("shared by every tenant", intoShared.Message);
         Assert.Equal([("owned", "acme"), ("shared", null)], (await registry.GetModelsAsync()).Select(m => (m.Name, m.Tenant)));
+    }
+
+    [SkippableFact]
+    public async Task Open_ADatabaseWithALaterMigrationButNotAnEarlierOne_AppliesTheMissingOne()
+    {
+        // As after work with migration 10 was released before work with migration 6 was merged.
+        await OpenAsync();
+        await ExecuteSqlAsync("DROP TABLE api_keys");
+        await ExecuteSqlAsync("ALTER TABLE models DROP COLUMN owner_tenant");
+        await ExecuteSqlAsync("DELETE FROM schema_migrations WHERE version = 6");
+
+        IModelRegistry reopened = await OpenAsync();
+        await reopened.RegisterVersionAsync(Draft("m") with { Tenant = "acme" });
+
+        Assert.Empty(await reopened.GetApiKeysAsync());
+        Assert.Equal("acme", (await reopened.GetModelAsync("m"))!.Tenant);
+        Assert.Equal(1L, Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations WHERE version = 6")));
     }
 }
