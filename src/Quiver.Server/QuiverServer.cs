@@ -226,6 +226,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         Log.Dashboard(logger, new Uri(server.HttpAddress, "ui/").ToString());
+        Log.Authentication(logger, options.AuthenticationConfigured
+            ? $"required on every port (API keys{(options.OpenHealth ? "; health endpoints open" : "")})"
+            : "off: every caller is anonymous with every role");
         return server;
     }
 
@@ -368,6 +371,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Dashboard at {Address}")]
         public static partial void Dashboard(ILogger logger, string address);
+
+        [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "Authentication {Mode}")]
+        public static partial void Authentication(ILogger logger, string mode);
     }
 }
 

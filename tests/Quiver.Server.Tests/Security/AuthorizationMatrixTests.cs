@@ -107,6 +107,22 @@ public sealed class AuthorizationMatrixTests(SecuredServer secured)
     }
 
     [Fact]
+    public async Task Changes_AreRecordedUnderTheKeysName_NotAnActorHeader()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/v2/admin/models/{SecuredServer.SharedModel}/aliases/staging")
+        {
+            Content = new StringContent("""{"version": 1}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("X-API-Key", secured.Keys["deployer"].Key);
+        request.Headers.TryAddWithoutValidation("X-Quiver-Actor", "someone-else");
+        using HttpResponseMessage response = await secured.Server.Client.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var history = await secured.Server.Server.Lifecycle.Registry.GetAliasHistoryAsync(SecuredServer.SharedModel, "staging");
+        Assert.Equal("test-deployer", history[0].ChangedBy);
+    }
+
+    [Fact]
     public async Task UnknownPaths_StayNotFound_WithOrWithoutCredentials()
     {
         (int anonymous, _, _) = await secured.SendAsync(HttpMethod.Get, "/v3/nothing", null);
