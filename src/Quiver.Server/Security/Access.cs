@@ -1,4 +1,3 @@
-using Quiver.Core.Security;
 
 namespace Quiver.Server.Security;
 
@@ -33,6 +32,4 @@ public sealed record Access
 
     /// <summary>The role needed given the server's health setting; null when the caller needs no credentials.</summary>
     public Role? Required(bool openHealth) => IsProbe && openHealth ? null : Role;
-
-    public override string ToString() => IsProbe ? "probe" : Role is { } role ? RoleNames.Of(role) : "anyone";
 }
