@@ -1,3 +1,5 @@
+using Quiver.Core.Security;
+
 
 namespace Quiver.Server.Security;
 
