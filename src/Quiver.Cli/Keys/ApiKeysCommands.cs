@@ -38,7 +38,7 @@ public static class ApiKeysCommands
                 granted.Add(RoleNames.TryParse(text, out Role role) ? role : throw new ArgumentException($"--role '{text}' is not a role (known: {RoleNames.Known})."));
             }
 
-            DateTimeOffset? expiresAt = result.GetValue(expires) is { } expiry ? ApiKeyManager.ParseExpiry(expiry, DateTimeOffset.UtcNow) : null;
+            DateTimeOffset? expiresAt = result.GetValue(expires) is { } expiry ? ApiKeyManager.ParseExpiry(expiry, TimeProvider.System.GetUtcNow()) : null;
             await using IModelRegistry opened = await OpenAsync(result, dataDir, registry, create: true, cancellationToken);
             CreatedApiKey created = await new ApiKeyManager(opened, TimeProvider.System)
                 .CreateAsync(result.GetValue(name)!, granted, result.GetValue(tenant), expiresAt, cancellationToken);
@@ -67,7 +67,7 @@ public static class ApiKeysCommands
                 return;
             }
 
-            DateTimeOffset now = DateTimeOffset.UtcNow;
+            DateTimeOffset now = TimeProvider.System.GetUtcNow();
             Table table = AdminTables.Create("id", "name", "tenant", "roles", "created", "expires", "status");
             foreach (ApiKey key in keys)
             {

@@ -1,6 +1,5 @@
 using Quiver.Core.Security;
 
-
 namespace Quiver.Server.Security;
 
 /// <summary>What a caller needs to reach one endpoint or RPC: nothing, a health probe's pass, or a role.</summary>

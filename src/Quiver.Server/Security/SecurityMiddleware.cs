@@ -16,10 +16,6 @@ namespace Quiver.Server.Security;
 /// </summary>
 internal sealed partial class SecurityMiddleware(RequestDelegate next, SecuritySettings settings, ILogger<SecurityMiddleware> logger)
 {
-    private readonly RequestAuthenticator? authenticator = settings.Authenticator;
-    private readonly IModelRegistry registry = settings.Registry;
-    private readonly bool openHealth = settings.OpenHealth;
-
     /// <summary>The challenge sent with every 401.</summary>
     public const string Challenge = "Bearer realm=\"quiver\"";
 
@@ -28,7 +24,7 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (authenticator is null)
+        if (settings.Authenticator is not { } authenticator)
         {
             context.Features.Set(Principal.Anonymous);
             await next(context);
@@ -36,7 +32,7 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
         }
 
         Access access = PolicyTable.For(context, out string resource);
-        if (access.Required(openHealth) is not { } role)
+        if (access.Required(settings.OpenHealth) is not { } role)
         {
             context.Features.Set(Unauthenticated);
             await next(context);
@@ -72,7 +68,7 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
             return;
         }
 
-        var visibility = new ModelVisibility(principal, registry, settings.NotFoundMessages);
+        var visibility = new ModelVisibility(principal, settings.Registry, settings.NotFoundMessages);
         if (context.GetRouteValue("model") is string model && context.GetEndpoint()?.Metadata.GetMetadata<TenantCheckedByEndpoint>() is null
             && !await visibility.CanSeeAsync(model, context.RequestAborted))
         {
