@@ -7,7 +7,7 @@ namespace Quiver.Server.Security;
 /// <summary>
 /// Finds the credentials of a request and proves them: an API key (<c>X-API-Key</c>, or a Bearer token starting with
 /// <c>qk_</c>), a JWT (any other Bearer token) or a client certificate (mTLS). The JWT and certificate authenticators
-/// are the slots the <c>jwt</c> work fills; unset, such credentials are refused with a message saying so.
+/// are optional (see QuiverServer.CreateAuthenticator); unset, such credentials are refused with a message saying so.
 /// </summary>
 public sealed class RequestAuthenticator(
     ApiKeyAuthenticator apiKeys,
