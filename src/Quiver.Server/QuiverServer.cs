@@ -19,6 +19,8 @@ using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Storage;
 using Quiver.Core.Models;
+using Quiver.Core.Security;
+using Quiver.Core.Security.Audit;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -26,6 +28,7 @@ using Quiver.Core.Monitoring;
 using Quiver.Core.Monitoring.Payloads;
 using Quiver.Server.Monitoring;
 using Quiver.Onnx;
+using Quiver.Server.Audit;
 using Quiver.Server.Dashboard;
 using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
@@ -65,6 +68,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private DriftNotifier? _driftNotifier;
     private RolloutController? _rollouts;
     private BatchJobManager? _batchJobs;
+    private AuditChainMonitor? _auditMonitor;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -145,6 +149,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
             metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, certificate);
         });
 
+        // The audit log needs the registry, opened after the host is built; requests only run once it is set.
+        AuditLog? auditLog = null;
+        builder.Services.AddSingleton<IAuditSink>(_ => auditLog ?? throw new InvalidOperationException("the audit log is not open yet."));
+
         WebApplication app = builder.Build();
         ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
@@ -155,7 +163,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             runtime = OnnxRuntime.Initialize(loggerFactory);
             Log.RuntimeLoaded(logger, runtime.Version, runtime.LibraryPath, string.Join(", ", runtime.AvailableProviders));
-            lifecycle = await StartLifecycleAsync(options, runtime, loggerFactory, cancellationToken);
+            (lifecycle, auditLog) = await StartLifecycleAsync(options, runtime, loggerFactory, cancellationToken);
         }
         catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException or RegistryException or IOException
             or UnauthorizedAccessException or FormatException or InvalidOperationException)
@@ -166,6 +174,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         ModelCatalog catalog = lifecycle.Catalog;
         var metrics = new InferenceMetrics(catalog, lifecycle.Endpoints);
+        var auditMonitor = new AuditChainMonitor(auditLog, metrics.Meter, options.AuditVerifyInterval, loggerFactory.CreateLogger("Quiver.Audit"));
         var exporter = new PrometheusExporter(metrics.Meter);
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
         var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,
@@ -173,12 +182,14 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<AuditMiddleware>();
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
         app.MapEndpointAdmin(lifecycle, options);
         app.MapExperiments(lifecycle, options);
-        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
+        app.MapAudit(auditLog, auditMonitor);
+        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"), auditLog);
         app.MapRollouts(rollouts, lifecycle.Endpoints, options);
         app.MapDrift(catalog, options);
         var latencies = new LatencyHistograms(metrics.Meter);
@@ -198,6 +209,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             await rollouts.DisposeAsync();
             await batchJobs.DisposeAsync();
+            await auditMonitor.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
             await app.DisposeAsync();
@@ -211,6 +223,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             _payloads = payloads,
             _rollouts = rollouts,
             _batchJobs = batchJobs,
+            _auditMonitor = auditMonitor,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
@@ -260,6 +273,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
             await _rollouts.DisposeAsync();
         }
 
+        if (_auditMonitor is not null)
+        {
+            await _auditMonitor.DisposeAsync();
+        }
+
         await StopLifecycleAsync(Lifecycle);
         if (_payloads is not null)
         {
@@ -272,9 +290,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
     }
 
-    // The registry (SQLite in the data directory unless configured), the artifact store beside it, the repository
-    // imported into them, and every model loaded before the server listens.
-    private static async Task<ModelLifecycle> StartLifecycleAsync(QuiverServerOptions options, OnnxRuntime runtime,
+    // The registry (SQLite in the data directory unless configured), the audit log in it, the artifact store beside
+    // it, the repository imported into them, and every model loaded before the server listens.
+    private static async Task<(ModelLifecycle, AuditLog)> StartLifecycleAsync(QuiverServerOptions options, OnnxRuntime runtime,
         ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.DataDirectory);
@@ -282,6 +300,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
             options.Registry ?? Path.Combine(options.DataDirectory, ModelRegistry.DefaultFileName), loggerFactory.CreateLogger("Quiver.Registry"), cancellationToken);
         try
         {
+            var auditLog = new AuditLog((IAuditStore)registry,
+                AuditKey.LoadOrCreate(options.AuditKeyFile ?? Path.Combine(options.DataDirectory, AuditKey.DefaultFileName)),
+                loggerFactory.CreateLogger("Quiver.Audit"), options.AuditAnchorInterval);
             Func<MasterKey?> loadKey = options.MasterKeyFile is { } keyFile
                 ? () => MasterKey.FromFile(keyFile)
                 : () => Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 } ? MasterKey.FromEnvironment() : null;
@@ -290,10 +311,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
             ModelPublisher publisher = new(registry, vault, runtime);
             RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);
             var lifecycle = new ModelLifecycle(registry, vault, catalog, runtime, importer,
-                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval),
-                loggerFactory.CreateLogger("Quiver.Models"));
+                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval) { Region = options.Region },
+                loggerFactory.CreateLogger("Quiver.Models"), auditLog);
             await lifecycle.StartAsync(cancellationToken);
-            return lifecycle;
+            return (lifecycle, auditLog);
         }
         catch
         {

@@ -31,6 +31,9 @@ public sealed record PushRequest
     public string? SourceUri { get; init; }
 
     public string? TrainingRunId { get; init; }
+
+    /// <summary>The regions the version may be loaded in (data residency); null takes config.json's allowed_regions, if any.</summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
 }
 
 /// <summary>The outcome of a push.</summary>
@@ -58,6 +61,9 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         CheckConfiguration(request.Bundle);
+        IReadOnlyList<string>? regions = request.AllowedRegions is { } given
+            ? Validated(given)
+            : request.Bundle.Resolve().Config.AllowedRegions;
         StoredArtifact stored = await vault.PutAsync(content, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
@@ -75,7 +81,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         {
             string configJson = request.Bundle.ToJson();
             RegisteredVersion? same = await FindSameAsync(request.Model, stored.Sha256, configJson, cancellationToken);
-            if (same is not null && request.Version is null)
+            if (same is not null && request.Version is null && (same.AllowedRegions ?? []).SequenceEqual(regions ?? []))
             {
                 return new PushResult(same, stored.AlreadyStored, Existing: true, []);
             }
@@ -120,6 +126,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 ConfigJson = configJson,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
+                AllowedRegions = regions,
             }, cancellationToken);
         }
         catch when (!stored.AlreadyStored)
@@ -135,6 +142,20 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         return new PushResult(registered, stored.AlreadyStored, Existing: false, changes);
+    }
+
+    private static IReadOnlyList<string> Validated(IReadOnlyList<string> regions)
+    {
+        try
+        {
+            return regions.Count == 0
+                ? throw new FormatException("the list of allowed regions is empty: name at least one, e.g. eu-west-1,eu-central-1.")
+                : DataResidency.Validate(regions);
+        }
+        catch (FormatException e)
+        {
+            throw RegistryException.Invalid(e.Message);
+        }
     }
 
     private static void CheckConfiguration(ModelBundle bundle)

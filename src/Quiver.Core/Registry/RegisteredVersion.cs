@@ -56,4 +56,7 @@ public sealed record RegisteredVersion
 
     /// <summary>Which key-encryption key wrapped <see cref="WrappedDataKey"/>.</summary>
     public string? KeyId { get; init; }
+
+    /// <summary>The regions this version may be loaded and served in (data residency); null for anywhere.</summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
 }

@@ -14,7 +14,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
 {
     private const string VersionColumns =
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
-        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id";
+        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, allowed_regions";
 
     private const string HistoryColumns = "model, alias, version, previous_version, changed_at, changed_by, is_rollback";
 
@@ -97,17 +97,19 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 Reason = null,
                 WrappedDataKey = draft.WrappedDataKey,
                 KeyId = draft.KeyId,
+                AllowedRegions = draft.AllowedRegions is { Count: > 0 } regions ? regions.ToArray() : null,
             };
 
             await session.ExecuteAsync(
                 $"INSERT INTO versions ({VersionColumns}) VALUES (@model, @version, @sha256, @size, @framework, @input, @output, @creator, " +
-                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId)",
+                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @regions)",
                 ("model", registered.Model), ("version", registered.Version), ("sha256", registered.Sha256), ("size", registered.SizeBytes),
                 ("framework", registered.Framework), ("input", registered.InputSignature), ("output", registered.OutputSignature),
                 ("creator", registered.Creator), ("createdAt", registered.CreatedAt), ("description", registered.Description),
                 ("tags", JsonSerializer.Serialize(registered.Tags)), ("sourceUri", registered.SourceUri),
                 ("trainingRunId", registered.TrainingRunId), ("config", registered.ConfigJson), ("state", ToText(registered.State)),
-                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId));
+                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId),
+                ("regions", registered.AllowedRegions is null ? null : JsonSerializer.Serialize(registered.AllowedRegions)));
             return registered;
         }, cancellationToken);
     }
@@ -703,6 +705,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         Reason = NullableString(r, 15),
         WrappedDataKey = r.IsDBNull(16) ? null : r.GetFieldValue<byte[]>(16),
         KeyId = NullableString(r, 17),
+        AllowedRegions = r.IsDBNull(18) ? null : JsonSerializer.Deserialize<string[]>(r.GetString(18)),
     };
 
     private static AliasChange ReadAliasChange(DbDataReader r) => new(

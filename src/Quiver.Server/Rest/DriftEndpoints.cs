@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Models;
 using Quiver.Core.Monitoring.Drift;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -33,7 +34,7 @@ internal static class DriftEndpoints
             using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
             served!.Drift!.SetBaseline(ReadBaseline(body.Memory, served.DriftFeatures));
             await V2Endpoints.WriteJsonAsync(context, 200, w => WriteReport(w, served, served.Drift.Report()));
-        });
+        }).Audited("drift.baseline.upload", "models/{model}");
     }
 
     private static bool Watched(HttpContext context, ModelCatalog catalog, string model, string? version, out ServedModel? served, out Task? refusal)
