@@ -100,6 +100,7 @@ internal static class AdminEndpoints
             AuditScope.Note(context, "version", result.Version.Version);
             AuditScope.Note(context, "sha256", result.Version.Sha256);
             AuditScope.Note(context, "existing", result.Existing);
+            AuditScope.Note(context, "allowed_regions", result.Version.AllowedRegions);
             await WriteAsync(context, result.Existing ? 200 : 201, w =>
             {
                 w.WriteString("model", model);
@@ -290,7 +291,20 @@ internal static class AdminEndpoints
             Tags = Text("tags")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             SourceUri = Text("source_uri"),
             TrainingRunId = Text("training_run_id"),
+            AllowedRegions = Text("regions") is { } regions ? RegionsOf(regions) : null,
         };
+    }
+
+    private static IReadOnlyList<string> RegionsOf(string list)
+    {
+        try
+        {
+            return DataResidency.ParseList(list);
+        }
+        catch (FormatException e)
+        {
+            throw RegistryException.Invalid($"regions: {e.Message}");
+        }
     }
 
     private static async Task<long> ReadVersionFieldAsync(HttpContext context, QuiverServerOptions options)
@@ -356,6 +370,20 @@ internal static class AdminEndpoints
         WriteRawJson(w, "inputs", version.InputSignature);
         WriteRawJson(w, "outputs", version.OutputSignature);
         w.WriteBoolean("encrypted", version.WrappedDataKey is not null);
+        if (version.AllowedRegions is { } regions)
+        {
+            w.WriteStartArray("allowed_regions");
+            foreach (string region in regions)
+            {
+                w.WriteStringValue(region);
+            }
+
+            w.WriteEndArray();
+        }
+        else
+        {
+            w.WriteNull("allowed_regions");
+        }
         w.WriteStartArray("aliases");
         foreach ((string alias, _) in aliases.Where(a => a.Value == version.Version).OrderBy(a => a.Key, StringComparer.Ordinal))
         {
