@@ -30,6 +30,9 @@ public sealed record PushRequest
     /// <summary>Push even if the signature breaks the alias's clients.</summary>
     public bool Force { get; init; }
 
+    /// <summary>The regions the version may be loaded in (data residency); empty for no restriction.</summary>
+    public IReadOnlyList<string> Regions { get; init; } = [];
+
     /// <summary>The query string, without the '?'; absent values are left out.</summary>
     public string QueryString()
     {
@@ -42,6 +45,7 @@ public sealed record PushRequest
         Add(query, "force", Force ? "true" : null);
         Add(query, "creator", Creator);
         Add(query, "config", Config);
+        Add(query, "regions", Regions.Count == 0 ? null : string.Join(',', Regions));
         return query.ToString();
     }
 
