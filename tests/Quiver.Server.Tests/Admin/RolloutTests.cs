@@ -72,6 +72,13 @@ public sealed class RolloutTests : IAsyncLifetime
         }
     }
 
+    // The audit entries of the controller's own decisions, oldest first.
+    private async Task<List<JsonNode>> ControllerDecisionsAsync()
+    {
+        var (_, audit) = await _server.GetAsync("/v2/admin/audit?limit=1000");
+        return audit!["entries"]!.AsArray().Select(e => e!).Where(e => (string?)e["actor"] == "rollout-controller").ToList();
+    }
+
     [Fact]
     public async Task FailingCandidate_IsRolledBackAutomatically_WithTheNumbers()
     {
@@ -86,6 +93,12 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Contains("error rate", reason);
         Assert.All(answers.Where(a => a.Variant == "baseline"), a => Assert.Equal(200, a.Status)); // only the candidate failed
         Assert.Contains(answers, a => a.Status != 200); // failed answers carry no variant, but only the candidate can fail
+        JsonNode decision = (await ControllerDecisionsAsync()).Single();
+        Assert.Equal("rollouts.rollback", (string?)decision["action"]);
+        Assert.Equal("rollouts/lookup", (string?)decision["resource"]);
+        JsonNode numbers = JsonNode.Parse((string)decision["details"]!)!;
+        Assert.True((double)numbers["candidate_error_rate"]! > 0.05);
+        Assert.Contains("error rate", (string?)numbers["reason"]);
 
         // Traffic is back on production (version 1) without a split.
         var (status, body) = await _server.PostAsync("/v2/models/lookup/infer", """{"inputs":[{"name":"input","shape":[1,1],"datatype":"INT64","data":[4]}]}""");
@@ -105,6 +118,7 @@ public sealed class RolloutTests : IAsyncLifetime
         JsonNode history = state!["rollout"]!["history"]!;
         Assert.Equal("promoted", (string?)state["rollout"]!["state"]);
         Assert.Equal(["start", "advance", "promote"], history.AsArray().Select(e => (string?)e!["action"]));
+        Assert.Equal(["rollouts.advance", "rollouts.promote"], (await ControllerDecisionsAsync()).Select(e => (string?)e["action"]));
         Assert.All(answers, a => Assert.Equal(200, a.Status));
         Assert.Contains(answers, a => a.Variant == "candidate");
         var (_, model) = await _server.GetAsync("/v2/admin/models/lookup");
