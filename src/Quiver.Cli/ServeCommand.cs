@@ -90,6 +90,24 @@ public static class ServeCommand
         {
             Description = "URL that receives a JSON event (POST) whenever a model version's drift state changes.",
         };
+        var region = new Option<string?>("--region")
+        {
+            Description = "This server's region (e.g. eu-west-1) for data residency: versions pushed with --regions that do not name it are refused here.",
+        };
+        var auditKeyFile = new Option<string?>("--audit-key-file")
+        {
+            Description = "Key the audit log's anchors are HMACed with (default: audit.key in --data-dir, created on first use); replicas sharing a registry need the same file.",
+        };
+        var auditAnchorInterval = new Option<int>("--audit-anchor-interval")
+        {
+            Description = "Audit log entries between automatic HMAC anchors; quiver audit verify must be given the same.",
+            DefaultValueFactory = _ => defaults.AuditAnchorInterval,
+        };
+        var auditVerifyMinutes = new Option<double>("--audit-verify-minutes")
+        {
+            Description = "How often the server re-verifies the whole audit chain for the quiver_audit_chain_valid metric.",
+            DefaultValueFactory = _ => defaults.AuditVerifyInterval.TotalMinutes,
+        };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
@@ -98,7 +116,8 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
-            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated,
+            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, region, auditKeyFile, auditAnchorInterval,
+            auditVerifyMinutes,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -122,6 +141,10 @@ public static class ServeCommand
                 OtlpEndpoint = result.GetValue(otlpEndpoint),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
                 DriftWebhook = result.GetValue(driftWebhook),
+                Region = result.GetValue(region),
+                AuditKeyFile = result.GetValue(auditKeyFile),
+                AuditAnchorInterval = result.GetValue(auditAnchorInterval),
+                AuditVerifyInterval = TimeSpan.FromMinutes(Math.Max(0, result.GetValue(auditVerifyMinutes))),
             };
             return await RunAsync(options, cancellationToken);
         });
