@@ -81,7 +81,7 @@ public static class KeysCommand
                 string? auditProblem = await Audit.AuditCommand.TryRecordAsync(opened, result.GetValue(dataDir)!, result.GetValue(auditKey),
                     new Core.Security.AuditEvent(Audit.AuditCommand.CurrentUser, "keys.rotate", "master-key", "success")
                     {
-                        Details = System.Text.Json.JsonSerializer.Serialize(new SortedDictionary<string, object>(StringComparer.Ordinal)
+                        Details = Core.Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
                         {
                             ["old_key_id"] = oldKey.KeyId, ["new_key_id"] = newKey.KeyId, ["rewrapped"] = changed,
                         }),

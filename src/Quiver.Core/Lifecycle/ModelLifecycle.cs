@@ -369,7 +369,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             Log.ResidencyRefused(_logger, version.Model, version.Version, refusal);
             await (_audit?.RecordAsync(new AuditEvent($"replica:{_settings.Replica}", "models.load", $"models/{version.Model}/versions/{version.Version}", "denied")
             {
-                Details = System.Text.Json.JsonSerializer.Serialize(new SortedDictionary<string, object?>(StringComparer.Ordinal)
+                Details = Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
                 {
                     ["allowed_regions"] = AllowedRegionsOf(version), ["region"] = _settings.Region, ["reason"] = refusal,
                 }),

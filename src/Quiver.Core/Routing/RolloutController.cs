@@ -223,7 +223,7 @@ public sealed partial class RolloutController : IAsyncDisposable
         }
 
         RolloutEvent decision = decided.History[^1];
-        string details = System.Text.Json.JsonSerializer.Serialize(new SortedDictionary<string, object>(StringComparer.Ordinal)
+        string? details = Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
         {
             ["reason"] = decision.Reason,
             ["baseline_version"] = decided.Baseline,

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Quiver.Core.Security.Audit;
 
 namespace Quiver.Server.Audit;
 
@@ -10,7 +10,7 @@ namespace Quiver.Server.Audit;
 /// </summary>
 internal sealed class AuditScope
 {
-    private readonly SortedDictionary<string, object?> _details = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, object?> _details = new(StringComparer.Ordinal);
 
     /// <summary>Overrides the resource the route gave.</summary>
     public string? Resource { get; set; }
@@ -44,6 +44,6 @@ internal sealed class AuditScope
             }
         }
 
-        return _details.Count == 0 ? null : JsonSerializer.Serialize(_details);
+        return AuditDetails.ToJson(_details);
     }
 }

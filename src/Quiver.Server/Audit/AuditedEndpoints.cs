@@ -23,6 +23,29 @@ internal static class AuditedEndpoints
         where TBuilder : IEndpointConventionBuilder =>
         endpoint.WithMetadata(new AuditedAction(action, resource));
 
+    /// <summary>
+    /// Runs one management call that is not an endpoint of its own (a gRPC method) and records it like an audited
+    /// endpoint: success, or failure with the exception's message.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(HttpContext context, string action, string resource, Func<ValueTask<T>> call)
+    {
+        var audited = new AuditedAction(action, resource);
+        var scope = new AuditScope();
+        T result;
+        try
+        {
+            result = await call();
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            await AuditMiddleware.RecordAsync(context, audited, scope, "failure", status: null, e.Message);
+            throw;
+        }
+
+        await AuditMiddleware.RecordAsync(context, audited, scope, "success", status: null, reason: null);
+        return result;
+    }
+
     /// <summary>Who the request comes from, as the audit log names it: the authenticated principal, or anonymous.</summary>
     public static Principal CallerOf(HttpContext context) => context.Features.Get<Principal>() ?? Principal.Anonymous;
 }
@@ -56,7 +79,8 @@ internal sealed class AuditMiddleware(RequestDelegate next)
         }
     }
 
-    private static async Task RecordAsync(HttpContext context, AuditedAction audited, AuditScope scope, string outcome, int status, string? reason)
+    /// <summary>Records one audited call; <paramref name="status"/> is the HTTP status, null over gRPC.</summary>
+    public static async Task RecordAsync(HttpContext context, AuditedAction audited, AuditScope scope, string outcome, int? status, string? reason)
     {
         if (context.RequestServices.GetService<IAuditSink>() is not { } sink)
         {

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 using Quiver.Server.Grpc.Proto;
 
 namespace Quiver.Server.Grpc;
@@ -99,11 +100,20 @@ internal static partial class GrpcEndpoints
             "ModelConfig" => service.ModelConfig(Parse(ModelConfigRequest.Parser, request)),
             "ModelStatistics" => service.ModelStatistics(Parse(ModelStatisticsRequest.Parser, request)),
             "RepositoryIndex" => service.RepositoryIndex(Parse(RepositoryIndexRequest.Parser, request)),
-            "RepositoryModelLoad" => await service.RepositoryModelLoadAsync(Parse(RepositoryModelLoadRequest.Parser, request), cancellation),
-            "RepositoryModelUnload" => await service.RepositoryModelUnloadAsync(Parse(RepositoryModelUnloadRequest.Parser, request), cancellation),
+            "RepositoryModelLoad" => await AuditedLoadAsync(call, Parse(RepositoryModelLoadRequest.Parser, request), service),
+            "RepositoryModelUnload" => await AuditedUnloadAsync(call, Parse(RepositoryModelUnloadRequest.Parser, request), service),
             _ => throw new GrpcException(GrpcStatusCode.Unimplemented, $"inference.GRPCInferenceService has no method '{method}' in Quiver"),
         };
     }
+
+    // Loading and unloading are management actions: audited as over REST.
+    private static Task<RepositoryModelLoadResponse> AuditedLoadAsync(GrpcCall call, RepositoryModelLoadRequest request, GrpcInferenceService service) =>
+        AuditedEndpoints.RunAsync(call.Context, "repository.load", $"models/{request.ModelName}",
+            () => service.RepositoryModelLoadAsync(request, call.Cancellation));
+
+    private static Task<RepositoryModelUnloadResponse> AuditedUnloadAsync(GrpcCall call, RepositoryModelUnloadRequest request, GrpcInferenceService service) =>
+        AuditedEndpoints.RunAsync(call.Context, "repository.unload", $"models/{request.ModelName}",
+            () => service.RepositoryModelUnloadAsync(request, call.Cancellation));
 
     public static T Parse<T>(MessageParser<T> parser, byte[] message) where T : IMessage<T>
     {

@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using Quiver.Server.Grpc.Proto;
 using Quiver.Server.Tests.Admin;
+using Quiver.Server.Tests.Grpc;
 
 namespace Quiver.Server.Tests.Audit;
 
@@ -156,6 +158,25 @@ public sealed class AuditApiTests : IAsyncLifetime
         Assert.Equal(1, (long)anchor["sequence"]!);
         Assert.Equal(1, (long)verified!["anchored_through"]!);
         Assert.Equal("audit.anchor", (string?)(await EntriesAsync()).Last()!["action"]);
+    }
+
+    [Fact]
+    public async Task GrpcRepositoryLoadAndUnload_AreAuditedLikeRest()
+    {
+        Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "adder", AdminApiTests.Adder(1))).Status);
+        using var client = new GrpcTestClient(_server.Server.GrpcAddress);
+
+        GrpcResult unloaded = await client.CallAsync("RepositoryModelUnload", GrpcTestClient.Frame(new RepositoryModelUnloadRequest { ModelName = "adder" }));
+        GrpcResult missing = await client.CallAsync("RepositoryModelLoad", GrpcTestClient.Frame(new RepositoryModelLoadRequest { ModelName = "nope" }));
+        JsonArray entries = await EntriesAsync();
+
+        Assert.Equal(0, unloaded.Status);
+        Assert.NotEqual(0, missing.Status);
+        Assert.Equal(("repository.unload", "models/adder", "success"),
+            ((string)entries[1]!["action"]!, (string)entries[1]!["resource"]!, (string)entries[1]!["outcome"]!));
+        Assert.Equal(("repository.load", "models/nope", "failure"),
+            ((string)entries[2]!["action"]!, (string)entries[2]!["resource"]!, (string)entries[2]!["outcome"]!));
+        Assert.Contains(missing.GrpcMessage, (string?)entries[2]!["details"]);
     }
 
     [Fact]
