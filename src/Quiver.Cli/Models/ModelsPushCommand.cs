@@ -48,9 +48,27 @@ public static class ModelsPushCommand
             }
         });
 
+        var optimize = new Option<string?>("--optimize")
+        {
+            Description = "Also push an optimized copy as the next version, derived from this one with the report attached " +
+                "(the alias, if any, goes to it). Nothing is pushed if an accuracy limit fails.",
+            HelpName = string.Join("|", OptimizedPush.Modes),
+        };
+        optimize.AcceptOnlyFromAmong([.. OptimizedPush.Modes]);
+        var validation = new Option<string?>("--validation")
+        {
+            Description = "With --optimize: inputs to compare the models on (JSON lines or .npy, as quiver optimize takes); default generated.",
+            HelpName = "FILE",
+        };
+        var maxAccuracyDrop = new Option<double?>("--max-accuracy-drop")
+        {
+            Description = "With --optimize: push nothing when more than this fraction of samples change their top-1 class, e.g. 0.01.",
+        };
+        var maxAbsDiff = new Option<double?>("--max-abs-diff") { Description = "With --optimize: push nothing when any output element moves by more than this." };
+
         var command = new Command("push", "Upload an ONNX file as the next version of model NAME (created if new). The same file and config twice is one version.")
         {
-            name, file, description, alias, config, tags, sourceUri, trainingRun, force, regions,
+            name, file, description, alias, config, tags, sourceUri, trainingRun, force, regions, optimize, validation, maxAccuracyDrop, maxAbsDiff,
         };
         command.Action = new AdminAction("models push", async (run, cancellationToken) =>
         {
@@ -69,6 +87,22 @@ public static class ModelsPushCommand
                 Force = run.Result.GetValue(force),
                 Regions = run.Result.GetValue(regions) is { } list ? Core.Lifecycle.DataResidency.ParseList(list) : [],
             };
+
+            if (run.Result.GetValue(optimize) is { } mode)
+            {
+                double? drop = run.Result.GetValue(maxAccuracyDrop), absDiff = run.Result.GetValue(maxAbsDiff);
+                if (drop is < 0 or > 1 || absDiff is < 0)
+                {
+                    throw new UsageException("--max-accuracy-drop is a fraction between 0 and 1 (e.g. 0.01), --max-abs-diff 0 or more.");
+                }
+
+                return await OptimizedPush.RunAsync(run, push, new OptimizedPush.Request(mode, run.Result.GetValue(validation), drop, absDiff), cancellationToken);
+            }
+
+            if (run.Result.GetValue(validation) is not null || run.Result.GetValue(maxAccuracyDrop) is not null || run.Result.GetValue(maxAbsDiff) is not null)
+            {
+                throw new UsageException("--validation, --max-accuracy-drop and --max-abs-diff apply only with --optimize.");
+            }
 
             using AdminClient client = run.OpenClient();
             AdminReply<PushRecord> reply = await client.PushAsync(push, cancellationToken);

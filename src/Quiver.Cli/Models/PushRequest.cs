@@ -33,6 +33,15 @@ public sealed record PushRequest
     /// <summary>The regions the version may be loaded in (data residency); empty for no restriction.</summary>
     public IReadOnlyList<string> Regions { get; init; } = [];
 
+    /// <summary>Lineage: the version this artifact was derived from.</summary>
+    public int? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (compact JSON), sent in the <see cref="ReportHeader"/> header: it can outgrow a URL.</summary>
+    public string? OptimizationReport { get; init; }
+
+    /// <summary>The header that carries <see cref="OptimizationReport"/>, base64 of its UTF-8 bytes.</summary>
+    public const string ReportHeader = "X-Quiver-Optimization-Report";
+
     /// <summary>The query string, without the '?'; absent values are left out.</summary>
     public string QueryString()
     {
@@ -46,6 +55,7 @@ public sealed record PushRequest
         Add(query, "creator", Creator);
         Add(query, "config", Config);
         Add(query, "regions", Regions.Count == 0 ? null : string.Join(',', Regions));
+        Add(query, "derived_from", DerivedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return query.ToString();
     }
 

@@ -34,6 +34,12 @@ public sealed record PushRequest
 
     /// <summary>The regions the version may be loaded in (data residency); null takes config.json's allowed_regions, if any.</summary>
     public IReadOnlyList<string>? AllowedRegions { get; init; }
+
+    /// <summary>Lineage: the version of this model the artifact was derived from; it must exist.</summary>
+    public long? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (a JSON object) of a derived version.</summary>
+    public string? OptimizationReport { get; init; }
 }
 
 /// <summary>The outcome of a push.</summary>
@@ -64,6 +70,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         IReadOnlyList<string>? regions = request.AllowedRegions is { } given
             ? Validated(given)
             : request.Bundle.Resolve().Config.AllowedRegions;
+        await CheckLineageAsync(request, cancellationToken);
         StoredArtifact stored = await vault.PutAsync(content, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
@@ -127,6 +134,8 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
                 AllowedRegions = regions,
+                DerivedFrom = request.DerivedFrom,
+                OptimizationReport = request.OptimizationReport,
             }, cancellationToken);
         }
         catch when (!stored.AlreadyStored)
@@ -155,6 +164,32 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         catch (FormatException e)
         {
             throw RegistryException.Invalid(e.Message);
+        }
+    }
+
+    private async Task CheckLineageAsync(PushRequest request, CancellationToken cancellationToken)
+    {
+        if (request.DerivedFrom is long parent && await registry.GetVersionAsync(request.Model, parent, cancellationToken) is null)
+        {
+            throw RegistryException.NotFound($"derived_from names version {parent} of model '{request.Model}', which does not exist.");
+        }
+
+        if (request.OptimizationReport is { } report && !IsJsonObject(report))
+        {
+            throw RegistryException.Invalid("optimization_report must be a JSON object, such as the report quiver optimize writes.");
+        }
+    }
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
         }
     }
 

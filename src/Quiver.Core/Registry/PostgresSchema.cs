@@ -142,5 +142,9 @@ internal static class PostgresSchema
         new(8, """
             ALTER TABLE versions ADD COLUMN allowed_regions text;
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from bigint;
+            ALTER TABLE versions ADD COLUMN optimization_report text;
+            """),
     ];
 }

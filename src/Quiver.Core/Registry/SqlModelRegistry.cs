@@ -14,7 +14,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
 {
     private const string VersionColumns =
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
-        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, allowed_regions";
+        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report, allowed_regions";
 
     private const string HistoryColumns = "model, alias, version, previous_version, changed_at, changed_by, is_rollback";
 
@@ -98,17 +98,20 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 WrappedDataKey = draft.WrappedDataKey,
                 KeyId = draft.KeyId,
                 AllowedRegions = draft.AllowedRegions is { Count: > 0 } regions ? regions.ToArray() : null,
+                DerivedFrom = draft.DerivedFrom,
+                OptimizationReport = draft.OptimizationReport,
             };
 
             await session.ExecuteAsync(
                 $"INSERT INTO versions ({VersionColumns}) VALUES (@model, @version, @sha256, @size, @framework, @input, @output, @creator, " +
-                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @regions)",
+                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @derivedFrom, @optimizationReport, @regions)",
                 ("model", registered.Model), ("version", registered.Version), ("sha256", registered.Sha256), ("size", registered.SizeBytes),
                 ("framework", registered.Framework), ("input", registered.InputSignature), ("output", registered.OutputSignature),
                 ("creator", registered.Creator), ("createdAt", registered.CreatedAt), ("description", registered.Description),
                 ("tags", JsonSerializer.Serialize(registered.Tags)), ("sourceUri", registered.SourceUri),
                 ("trainingRunId", registered.TrainingRunId), ("config", registered.ConfigJson), ("state", ToText(registered.State)),
                 ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId),
+                ("derivedFrom", registered.DerivedFrom), ("optimizationReport", registered.OptimizationReport),
                 ("regions", registered.AllowedRegions is null ? null : JsonSerializer.Serialize(registered.AllowedRegions)));
             return registered;
         }, cancellationToken);
@@ -513,7 +516,10 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                     "it was migrated by a newer Quiver. Upgrade Quiver, or point --registry at another database.");
             }
 
-            foreach (RegistryMigration migration in migrations.Where(m => m.Version > current))
+            // Every migration not yet applied, not only those above the newest: branches land their numbers out of order
+            // (a database migrated to 10 must still get 7 and 8 when they arrive).
+            var applied = new HashSet<long>(await session.QueryAsync("SELECT version FROM schema_migrations", r => Convert.ToInt64(r.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)));
+            foreach (RegistryMigration migration in migrations.Where(m => !applied.Contains(m.Version)))
             {
                 await session.ExecuteAsync(migration.Sql);
                 await session.ExecuteAsync(
@@ -705,7 +711,9 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         Reason = NullableString(r, 15),
         WrappedDataKey = r.IsDBNull(16) ? null : r.GetFieldValue<byte[]>(16),
         KeyId = NullableString(r, 17),
-        AllowedRegions = r.IsDBNull(18) ? null : JsonSerializer.Deserialize<string[]>(r.GetString(18)),
+        DerivedFrom = r.IsDBNull(18) ? null : r.GetInt64(18),
+        OptimizationReport = NullableString(r, 19),
+        AllowedRegions = r.IsDBNull(20) ? null : JsonSerializer.Deserialize<string[]>(r.GetString(20)),
     };
 
     private static AliasChange ReadAliasChange(DbDataReader r) => new(

@@ -127,5 +127,9 @@ internal static class SqliteSchema
         new(8, """
             ALTER TABLE versions ADD COLUMN allowed_regions TEXT;
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from INTEGER;
+            ALTER TABLE versions ADD COLUMN optimization_report TEXT;
+            """),
     ];
 }

@@ -95,6 +95,20 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task RegisterVersion_DerivedVersion_ReadsBackItsLineageAndReport()
+    {
+        IModelRegistry registry = await OpenAsync();
+        await registry.RegisterVersionAsync(Draft("mlp"));
+        const string report = """{"mode":"int8-dynamic","size_ratio":0.25}""";
+
+        RegisteredVersion derived = await registry.RegisterVersionAsync(Draft("mlp") with { DerivedFrom = 1, OptimizationReport = report });
+
+        RegisteredVersion read = (await registry.GetVersionAsync("mlp", derived.Version))!;
+        Assert.Equal((1L, report), (read.DerivedFrom, read.OptimizationReport));
+        Assert.Null((await registry.GetVersionAsync("mlp", 1))!.DerivedFrom);
+    }
+
+    [SkippableFact]
     public async Task RegisterVersion_ConcurrentlyFromTwoInstances_HandsOutEveryNumberOnce()
     {
         IModelRegistry a = await OpenAsync();
@@ -415,6 +429,21 @@ public abstract class RegistryContractTests : IAsyncLifetime
         Assert.True(applied >= 1);
         Assert.Equal(applied, Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations")));
         Assert.Single(await second.GetVersionsAsync("m"));
+    }
+
+    [SkippableFact]
+    public async Task Open_ADatabaseMissingAnOlderMigration_AppliesItThough_NewerOnesRan()
+    {
+        await OpenAsync();
+        // As if the database had been migrated by a build that had migration 10 but not yet 7 (the audit log).
+        await ExecuteSqlAsync("DROP TABLE audit_anchors");
+        await ExecuteSqlAsync("DROP TABLE audit_log");
+        await ExecuteSqlAsync("DELETE FROM schema_migrations WHERE version = 7");
+
+        await OpenAsync();
+
+        Assert.Equal(0L, Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM audit_log")));
+        Assert.Equal(1L, Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations WHERE version = 7")));
     }
 
     [SkippableFact]
