@@ -337,7 +337,7 @@ internal static class AdminEndpoints
         }
         catch (FormatException e)
         {
-            throw RegistryException.Invalid($"regions: {e.Message}");
+            throw RegistryException.Invalid(e.Message);
         }
     }
 

@@ -30,7 +30,8 @@ public static class AuditJson
     public static string ToLine(AuditEntry entry)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: a SIEM reads "details" as it was hashed, not with every quote as \u0022.
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             WriteEntry(w, entry);
         }

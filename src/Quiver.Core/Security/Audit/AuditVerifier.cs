@@ -42,7 +42,8 @@ public sealed class AuditVerifier(IAuditStore store, AuditKey key, int anchorInt
             return new AuditVerification
             {
                 Valid = true, Entries = entries, Anchors = anchors.Count, HeadSequence = head, AnchoredThrough = anchoredThrough,
-                Message = $"audit log verified: {entries} entries, {anchors.Count} anchors (through entry {anchoredThrough}); no entry was edited, removed or reordered.",
+                Message = $"audit log verified: {entries} entries, {anchors.Count} anchors" +
+                    (anchors.Count == 0 ? "" : $" (through entry {anchoredThrough})") + "; no entry was edited, removed or reordered.",
             };
         }
 
