@@ -66,14 +66,24 @@ internal sealed class AuditMiddleware(RequestDelegate next)
 
         var scope = new AuditScope();
         context.Features.Set(scope);
+        // Recorded before the response goes out, so a client that reads the audit log next finds its own action.
+        bool recorded = false;
+        context.Response.OnStarting(async () =>
+        {
+            if (!recorded)
+            {
+                recorded = true;
+                int status = context.Response.StatusCode;
+                await RecordAsync(context, audited, scope, status < 400 ? "success" : "failure", status, reason: null);
+            }
+        });
         try
         {
             await next(context);
-            int status = context.Response.StatusCode;
-            await RecordAsync(context, audited, scope, status < 400 ? "success" : "failure", status, reason: null);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (!recorded && (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested))
         {
+            recorded = true;
             await RecordAsync(context, audited, scope, "failure", ErrorStatus.Of(e), e.Message);
             throw;
         }

@@ -72,11 +72,22 @@ public sealed class RolloutTests : IAsyncLifetime
         }
     }
 
-    // The audit entries of the controller's own decisions, oldest first.
-    private async Task<List<JsonNode>> ControllerDecisionsAsync()
+    // The audit entries of the controller's own decisions, oldest first, once there are <paramref name="count"/>:
+    // each is recorded just after its state change commits, so it may trail the state a reader sees.
+    private async Task<List<JsonNode>> ControllerDecisionsAsync(int count)
     {
-        var (_, audit) = await _server.GetAsync("/v2/admin/audit?limit=1000");
-        return audit!["entries"]!.AsArray().Select(e => e!).Where(e => (string?)e["actor"] == "rollout-controller").ToList();
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var (_, audit) = await _server.GetAsync("/v2/admin/audit?limit=1000");
+            List<JsonNode> decisions = audit!["entries"]!.AsArray().Select(e => e!).Where(e => (string?)e["actor"] == "rollout-controller").ToList();
+            if (decisions.Count >= count || deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                return decisions;
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     [Fact]
@@ -93,7 +104,7 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Contains("error rate", reason);
         Assert.All(answers.Where(a => a.Variant == "baseline"), a => Assert.Equal(200, a.Status)); // only the candidate failed
         Assert.Contains(answers, a => a.Status != 200); // failed answers carry no variant, but only the candidate can fail
-        JsonNode decision = (await ControllerDecisionsAsync()).Single();
+        JsonNode decision = (await ControllerDecisionsAsync(1)).Single();
         Assert.Equal("rollouts.rollback", (string?)decision["action"]);
         Assert.Equal("rollouts/lookup", (string?)decision["resource"]);
         JsonNode numbers = JsonNode.Parse((string)decision["details"]!)!;
@@ -118,7 +129,7 @@ public sealed class RolloutTests : IAsyncLifetime
         JsonNode history = state!["rollout"]!["history"]!;
         Assert.Equal("promoted", (string?)state["rollout"]!["state"]);
         Assert.Equal(["start", "advance", "promote"], history.AsArray().Select(e => (string?)e!["action"]));
-        Assert.Equal(["rollouts.advance", "rollouts.promote"], (await ControllerDecisionsAsync()).Select(e => (string?)e["action"]));
+        Assert.Equal(["rollouts.advance", "rollouts.promote"], (await ControllerDecisionsAsync(2)).Select(e => (string?)e["action"]));
         Assert.All(answers, a => Assert.Equal(200, a.Status));
         Assert.Contains(answers, a => a.Variant == "candidate");
         var (_, model) = await _server.GetAsync("/v2/admin/models/lookup");
