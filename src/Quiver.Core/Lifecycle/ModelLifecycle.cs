@@ -410,7 +410,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             return new ModelVersionStatus(version.Model, version.Version, ModelState.Failed, e.Message, null);
         }
 
-        return ModelCatalog.LoadVersion(version.Model, version.Version, artifact, resolved, _runtime, _logger);
+        ModelVersionStatus status = ModelCatalog.LoadVersion(version.Model, version.Version, artifact, resolved, _runtime, _logger);
+        if (status.Model?.Drift is { } drift && await _registry.GetDriftBaselineAsync(version.Model, version.Version, cancellationToken) is { } stored)
+        {
+            drift.SetBaseline(Monitoring.Drift.DriftBaseline.Parse(System.Text.Encoding.UTF8.GetBytes(stored), status.Model.DriftFeatures));
+        }
+
+        return status;
     }
 
     // What the registry recorded at push, else the version's config.json as it is now (a repository folder edited since).
