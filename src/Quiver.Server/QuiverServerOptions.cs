@@ -36,6 +36,9 @@ public sealed record QuiverServerOptions
     /// <summary>How often drift states are checked for the webhook. Defaults to 10 s.</summary>
     public TimeSpan DriftCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The clock experiment requests are remembered by, for their feedback. Defaults to the system's; tests pass a fake.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>How often the canary controller checks the rollouts this server owns. Defaults to 1 s.</summary>
     public TimeSpan RolloutCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 

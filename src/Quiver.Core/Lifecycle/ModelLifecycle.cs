@@ -17,6 +17,9 @@ public sealed record LifecycleSettings(string Replica, TimeSpan RegistryPollInte
 {
     /// <summary>This server's region for data residency; null for none (versions restricted to regions are refused).</summary>
     public string? Region { get; init; }
+
+    /// <summary>The clock of the endpoints' experiment ledger. Defaults to the system's.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
@@ -47,6 +50,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         RepositoryImporter? importer, LifecycleSettings settings, ILogger logger, IAuditSink? audit = null)
     {
         _audit = audit;
+        Endpoints = new Routing.EndpointTable(settings.Time);
         _registry = registry;
         _vault = vault;
         _runtime = runtime;
@@ -67,7 +71,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     public ModelPublisher Publisher { get; }
 
     /// <summary>The endpoints this server routes, as the registry defines them.</summary>
-    public Routing.EndpointTable Endpoints { get; } = new();
+    public Routing.EndpointTable Endpoints { get; }
 
     /// <summary>This server's replica name.</summary>
     public string Replica => _settings.Replica;
