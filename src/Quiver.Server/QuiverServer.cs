@@ -402,7 +402,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
             Func<MasterKey?> loadKey = options.MasterKeyFile is { } keyFile
                 ? () => MasterKey.FromFile(keyFile)
                 : () => Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 } ? MasterKey.FromEnvironment() : null;
-            var vault = new ArtifactVault(Path.Combine(options.DataDirectory, "artifacts"), loadKey, registry as IArtifactBlobStore);
+            Func<MasterKey?>? loadPendingKey = options.MasterKeyFile is { } rotatedFile
+                ? () => File.Exists(MasterKey.PendingPathFor(rotatedFile)) ? MasterKey.FromFile(MasterKey.PendingPathFor(rotatedFile)) : null
+                : null;
+            var vault = new ArtifactVault(Path.Combine(options.DataDirectory, "artifacts"), loadKey, registry as IArtifactBlobStore, loadPendingKey);
             var catalog = new ModelCatalog();
             ModelPublisher publisher = new(registry, vault, runtime);
             RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);

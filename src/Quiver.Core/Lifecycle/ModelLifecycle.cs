@@ -79,6 +79,12 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// <summary>Imports the repository, loads what the registry says, then follows both in the background.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Before anything is pushed: the temporary files of an upload a crash cut short are nobody's.
+        if (_vault.RemoveAbandonedUploads() is > 0 and int removed)
+        {
+            Log.AbandonedUploadsRemoved(_logger, removed, _vault.Root);
+        }
+
         long revision = await _registry.GetRevisionAsync(cancellationToken);
         if (_importer is not null)
         {
@@ -579,5 +585,8 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
 
         [LoggerMessage(EventId = 643, Level = LogLevel.Warning, Message = "Model {Model} version {Version} is not loaded here: {Reason}")]
         public static partial void ResidencyRefused(ILogger logger, string model, long version, string reason);
+
+        [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Removed {Count} temporary file(s) of uploads cut short by a crash from {Folder}")]
+        public static partial void AbandonedUploadsRemoved(ILogger logger, int count, string folder);
     }
 }
