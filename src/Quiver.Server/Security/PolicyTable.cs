@@ -78,6 +78,11 @@ public static class PolicyTable
         [("GET", "/v2/admin/batch/jobs/{id}/output")] = Access.Deployer,
         [("GET", "/v2/admin/batch/jobs/{id}/errors")] = Access.Deployer,
 
+        // The audit log: who did what is itself sensitive, and anchoring writes to it.
+        [("GET", "/v2/admin/audit")] = Access.Admin,
+        [("GET", "/v2/admin/audit/verify")] = Access.Admin,
+        [("POST", "/v2/admin/audit/anchor")] = Access.Admin,
+
         // The gRPC service's one route; each RPC's access is in Grpc below.
         [("POST", GrpcEndpoints.ServicePath + "{method}")] = Access.Anyone,
 
