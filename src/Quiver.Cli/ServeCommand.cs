@@ -95,10 +95,46 @@ public static class ServeCommand
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
         };
 
+        var limitsFile = new Option<string?>("--limits-file")
+        {
+            Description = "JSON file of rate and concurrency limits per principal and tenant (docs/security.md, Limits); none by default.",
+        };
+        var maxJsonDepth = new Option<int>("--max-json-depth")
+        {
+            Description = "Deepest nesting of a JSON inference request (400 beyond).",
+            DefaultValueFactory = _ => defaults.MaxJsonDepth,
+        };
+        var maxJsonElements = new Option<long>("--max-json-elements")
+        {
+            Description = "Most JSON values (tensor elements, inputs, outputs, parameters) in one JSON inference request (400 beyond).",
+            DefaultValueFactory = _ => defaults.MaxJsonElements,
+        };
+        var headersTimeout = new Option<double>("--request-headers-timeout-seconds")
+        {
+            Description = "Time a client has to send a request's headers before the connection is closed.",
+            DefaultValueFactory = _ => defaults.RequestHeadersTimeout.TotalSeconds,
+        };
+        var minBodyRate = new Option<double>("--min-request-body-rate")
+        {
+            Description = "Slowest request body upload accepted, bytes/s after 5 s of grace (0 turns the check off).",
+            DefaultValueFactory = _ => defaults.MinRequestBodyBytesPerSecond,
+        };
+        var maxHeaderBytes = new Option<int>("--max-request-header-bytes")
+        {
+            Description = "Largest total size of a request's headers (431 beyond).",
+            DefaultValueFactory = _ => defaults.MaxRequestHeaderBytes,
+        };
+        var maxHeaders = new Option<int>("--max-request-headers")
+        {
+            Description = "Most headers in one request (431 beyond).",
+            DefaultValueFactory = _ => defaults.MaxRequestHeaderCount,
+        };
+
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
             maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated,
+            limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -122,6 +158,13 @@ public static class ServeCommand
                 OtlpEndpoint = result.GetValue(otlpEndpoint),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
                 DriftWebhook = result.GetValue(driftWebhook),
+                LimitsFile = result.GetValue(limitsFile),
+                MaxJsonDepth = result.GetValue(maxJsonDepth),
+                MaxJsonElements = result.GetValue(maxJsonElements),
+                RequestHeadersTimeout = TimeSpan.FromSeconds(result.GetValue(headersTimeout)),
+                MinRequestBodyBytesPerSecond = result.GetValue(minBodyRate),
+                MaxRequestHeaderBytes = result.GetValue(maxHeaderBytes),
+                MaxRequestHeaderCount = result.GetValue(maxHeaders),
             };
             return await RunAsync(options, cancellationToken);
         });

@@ -31,7 +31,7 @@ internal static class DriftEndpoints
             }
 
             using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-            served!.Drift!.SetBaseline(ReadBaseline(body.Memory, served.DriftFeatures));
+            served!.Drift!.SetBaseline(ReadBaseline(body.Memory, served.DriftFeatures, served.Config.SensitiveInputs));
             await V2Endpoints.WriteJsonAsync(context, 200, w => WriteReport(w, served, served.Drift.Report()));
         });
     }
@@ -50,7 +50,7 @@ internal static class DriftEndpoints
     }
 
     // {"features": {"input[0]": [0.1, 0.3, ...], ...}}: samples of each feature as the model saw it in training.
-    private static Dictionary<string, double[]> ReadBaseline(ReadOnlyMemory<byte> json, IReadOnlyList<string> known)
+    private static Dictionary<string, double[]> ReadBaseline(ReadOnlyMemory<byte> json, IReadOnlyList<string> known, IReadOnlyList<string> sensitive)
     {
         JsonElement root;
         try
@@ -70,6 +70,13 @@ internal static class DriftEndpoints
         var baseline = new Dictionary<string, double[]>(StringComparer.Ordinal);
         foreach (JsonProperty feature in features.EnumerateObject())
         {
+            if (sensitive.Any(input => feature.Name.StartsWith(input + "[", StringComparison.Ordinal)))
+            {
+                throw InferenceException.InvalidArgument(
+                    $"baseline feature '{feature.Name}' is a column of a sensitive input, which drift watching leaves out so its values are never held; " +
+                    $"its features are: {string.Join(", ", known)}");
+            }
+
             if (!known.Contains(feature.Name))
             {
                 throw InferenceException.InvalidArgument(
