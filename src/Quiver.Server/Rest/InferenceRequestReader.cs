@@ -82,9 +82,10 @@ internal static class InferenceRequestReader
                 Parameters = parameters,
             };
         }
-        catch (JsonException) when (reader.CurrentDepth >= limits.MaxDepth)
+        catch (JsonException) when (reader.CurrentDepth >= limits.MaxDepth - 1)
         {
-            // The reader stops at the limit; every other JSON error keeps its own message ("malformed JSON: ...").
+            // The reader stops at the limit, on the last container it opened (whose own depth is one less); every other
+            // JSON error keeps its own message ("malformed JSON: ...").
             throw Invalid($"the request nests objects and arrays deeper than the limit of {limits.MaxDepth} levels (--max-json-depth)");
         }
     }
