@@ -111,4 +111,21 @@ public sealed class BatchRowErrorTests : IDisposable
 
         Assert.Equal(1, result.RowsFailed);
     }
+
+    [Fact]
+    public void Run_BadCellOfASensitiveInput_IsShownInTheErrorFileOnlyAsItsPseudonym()
+    {
+        string model = _files.Mlp();
+        string input = _files.Text("in.csv", "f0,f1,f2,f3\n1,2,SECRET-4711,4\n1,2,SECRET-4711,4\n");
+        var pseudonymizer = new Quiver.Core.Security.Pseudonymizer(new byte[32]);
+        var privacy = new Quiver.Core.Security.SensitiveValues(["input"], [], pseudonymizer);
+
+        BatchResult result = BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), Privacy = privacy });
+
+        Assert.Equal(2, result.RowsFailed);
+        string file = File.ReadAllText(result.ErrorsPath);
+        Assert.DoesNotContain("SECRET-4711", file);
+        string expected = $"column 'f2': the value {pseudonymizer.Pseudonym("SECRET-4711")} is not a number (input 'input' is FP32)";
+        Assert.All(Errors(result), e => Assert.Equal(expected, e.GetProperty("reason").GetString())); // equal values, equal pseudonyms
+    }
 }
