@@ -8,7 +8,7 @@ namespace Quiver.Cli.Tests;
 public sealed class BenchCommandTests(BenchServerFixture server) : IClassFixture<BenchServerFixture>
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
-    private static readonly string[] s_modelNames = ["bench_small", "bench_wide", "bench_heavy"];
+    private static readonly string[] s_modelNames = ["bench_small", "bench_wide", "bench_heavy", "bench_transformer"];
 
     [Fact]
     public async Task Help_ListsTheSubcommands()
@@ -23,7 +23,7 @@ public sealed class BenchCommandTests(BenchServerFixture server) : IClassFixture
     }
 
     [Fact]
-    public async Task Models_WritesThreeModelsThatTheServerLoads()
+    public async Task Models_WritesFourModelsThatTheServerLoads()
     {
         using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
         foreach (string name in s_modelNames)

@@ -21,7 +21,13 @@ public static class BenchModels
         new("bench_wide", "MLP 256 → 1024 ReLU → 10", Seed: 256, () => Mlp("bench_wide", 256, 1024, 10, seed: 256)),
         new("bench_heavy", $"CNN 3×32×32 → {HeavyConvLayers} × (Conv 3×3, {HeavyChannels} channels, ReLU) → global average pool → 10",
             Seed: 1000, () => ConvNet("bench_heavy", seed: 1000)),
+        new("bench_transformer", $"transformer-style block: sequence {TransformerSequence} × width {TransformerWidth}, self-attention, " +
+            $"LayerNormalization, feed-forward {4 * TransformerWidth} ReLU → mean → 10", Seed: 128, () => Transformer("bench_transformer", seed: 128)),
     ];
+
+    // Sized so the seven weight MatMuls (about 6.6 M multiply-adds per inference) dominate, as in a real encoder layer.
+    private const int TransformerSequence = 32;
+    private const int TransformerWidth = 128;
 
     // 5 layers of 64 channels on 32×32 (about 153 M multiply-adds) take 1.08 to 1.15 ms per single-thread
     // inference (p50 of `quiver bench raw --batch 1 --threads 1`, three runs) on the AMD EPYC of docs/benchmarks.md;
@@ -94,6 +100,14 @@ public static class BenchModels
             .Initializer("fc_b", weights.Bias(10))
             .Node("Gemm", ["features", "fc_w", "fc_b"], ["output"])
             .Output("output", TensorElementType.Float, Batch, 10);
+    }
+
+    /// <summary>Input "input" FP32 [batch, 32, 128] → one encoder block (<see cref="SampleModels.TransformerBlock"/>) → output "logits" FP32 [batch, 10].</summary>
+    public static ModelBuilder Transformer(string name, int seed)
+    {
+        var weights = new SeededWeights(seed);
+        return Describe(SampleModels.TransformerBlock(TransformerSequence, TransformerWidth, 10, weights.Matrix, weights.Bias), name,
+            $"encoder block {TransformerSequence} × {TransformerWidth}, weights from seed {seed}");
     }
 
     private static ModelBuilder Describe(ModelBuilder builder, string name, string description) =>

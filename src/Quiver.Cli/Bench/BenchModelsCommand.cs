@@ -13,7 +13,7 @@ public static class BenchModelsCommand
             Description = "Directory to write the repository to (created if missing): <model>/1/model.onnx and <model>/config.json.",
             Required = true,
         };
-        var command = new Command("models", "Write bench_small, bench_wide and bench_heavy (fixed seeds) as a Triton-layout model repository.") { output };
+        var command = new Command("models", "Write bench_small, bench_wide, bench_heavy and bench_transformer (fixed seeds) as a Triton-layout model repository.") { output };
         command.SetAction((result, _) => BenchCommand.GuardAsync("models", () =>
         {
             string directory = result.GetValue(output)!;

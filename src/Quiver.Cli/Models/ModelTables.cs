@@ -80,7 +80,40 @@ public static class ModelTables
         Add(table, "tags", Display.List(version.Tags));
         Add(table, "source uri", Display.Text(version.SourceUri));
         Add(table, "training run", Display.Text(version.TrainingRunId));
+        Add(table, "derived from", version.DerivedFrom is int parent ? $"version {parent}" : Display.Text(null));
+        if (version.OptimizationReport is { } report)
+        {
+            Add(table, "optimization", OptimizationSummary(report));
+        }
+
         return table;
+    }
+
+    // One line from the attached report: what was done and what it cost or gained, as measured at push time.
+    private static string OptimizationSummary(System.Text.Json.Nodes.JsonObject report)
+    {
+        var parts = new List<string> { report["mode"]?.ToString() ?? "?" };
+        if (report["size_ratio"]?.GetValue<double>() is double ratio)
+        {
+            parts.Add(FormattableString.Invariant($"size {ratio * 100:0.0}% of the original"));
+        }
+
+        if (report["accuracy"]?["top1_agreement"] is { } agreement)
+        {
+            parts.Add(FormattableString.Invariant($"top-1 agreement {agreement.GetValue<double>() * 100:0.##}%"));
+        }
+
+        if (report["accuracy"]?["max_abs_diff"] is { } diff)
+        {
+            parts.Add(FormattableString.Invariant($"max abs diff {diff.GetValue<double>():G3}"));
+        }
+
+        if (report["speed"]?["levels"] is System.Text.Json.Nodes.JsonArray levels && levels.Count > 0 && levels[^1] is { } last)
+        {
+            parts.Add(FormattableString.Invariant($"{last["speedup"]?.GetValue<double>():0.00}× faster at batch {last["batch_size"]}"));
+        }
+
+        return string.Join(", ", parts);
     }
 
     /// <summary><c>show NAME VERSION</c>: the inputs and outputs.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json.Nodes;
 using Quiver.Cli.Admin;
 
@@ -35,6 +36,11 @@ public static class ModelsApi
             {
                 Content = content,
             };
+            if (push.OptimizationReport is { } report)
+            {
+                request.Headers.Add(PushRequest.ReportHeader, Convert.ToBase64String(Encoding.UTF8.GetBytes(report)));
+            }
+
             return await client.SendAsync<PushRecord>(request, timeout: null, cancellationToken);
         }
     }

@@ -58,6 +58,12 @@ public sealed record VersionRecord
 
     public string? TrainingRunId { get; init; }
 
+    /// <summary>Lineage: the version this one was derived from (e.g. by push --optimize).</summary>
+    public int? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report of a derived version, as <c>quiver optimize --report</c> writes it.</summary>
+    public System.Text.Json.Nodes.JsonObject? OptimizationReport { get; init; }
+
     public IReadOnlyList<TensorRecord> Inputs { get; init; } = [];
 
     public IReadOnlyList<TensorRecord> Outputs { get; init; } = [];

@@ -30,10 +30,27 @@ public static class ModelsPushCommand
         var sourceUri = new Option<string?>("--source-uri") { Description = "Lineage: where the model came from (e.g. s3://bucket/run/model.onnx).", HelpName = "URI" };
         var trainingRun = new Option<string?>("--training-run") { Description = "Lineage: the id of the training run that produced it.", HelpName = "ID" };
         var force = new Option<bool>("--force") { Description = "Push even if the signature breaks the alias's existing clients." };
+        var optimize = new Option<string?>("--optimize")
+        {
+            Description = "Also push an optimized copy as the next version, derived from this one with the report attached " +
+                "(the alias, if any, goes to it). Nothing is pushed if an accuracy limit fails.",
+            HelpName = string.Join("|", OptimizedPush.Modes),
+        };
+        optimize.AcceptOnlyFromAmong([.. OptimizedPush.Modes]);
+        var validation = new Option<string?>("--validation")
+        {
+            Description = "With --optimize: inputs to compare the models on (JSON lines or .npy, as quiver optimize takes); default generated.",
+            HelpName = "FILE",
+        };
+        var maxAccuracyDrop = new Option<double?>("--max-accuracy-drop")
+        {
+            Description = "With --optimize: push nothing when more than this fraction of samples change their top-1 class, e.g. 0.01.",
+        };
+        var maxAbsDiff = new Option<double?>("--max-abs-diff") { Description = "With --optimize: push nothing when any output element moves by more than this." };
 
         var command = new Command("push", "Upload an ONNX file as the next version of model NAME (created if new). The same file and config twice is one version.")
         {
-            name, file, description, alias, config, tags, sourceUri, trainingRun, force,
+            name, file, description, alias, config, tags, sourceUri, trainingRun, force, optimize, validation, maxAccuracyDrop, maxAbsDiff,
         };
         command.Action = new AdminAction("models push", async (run, cancellationToken) =>
         {
@@ -51,6 +68,22 @@ public static class ModelsPushCommand
                 TrainingRunId = run.Result.GetValue(trainingRun),
                 Force = run.Result.GetValue(force),
             };
+
+            if (run.Result.GetValue(optimize) is { } mode)
+            {
+                double? drop = run.Result.GetValue(maxAccuracyDrop), absDiff = run.Result.GetValue(maxAbsDiff);
+                if (drop is < 0 or > 1 || absDiff is < 0)
+                {
+                    throw new UsageException("--max-accuracy-drop is a fraction between 0 and 1 (e.g. 0.01), --max-abs-diff 0 or more.");
+                }
+
+                return await OptimizedPush.RunAsync(run, push, new OptimizedPush.Request(mode, run.Result.GetValue(validation), drop, absDiff), cancellationToken);
+            }
+
+            if (run.Result.GetValue(validation) is not null || run.Result.GetValue(maxAccuracyDrop) is not null || run.Result.GetValue(maxAbsDiff) is not null)
+            {
+                throw new UsageException("--validation, --max-accuracy-drop and --max-abs-diff apply only with --optimize.");
+            }
 
             using AdminClient client = run.OpenClient();
             AdminReply<PushRecord> reply = await client.PushAsync(push, cancellationToken);

@@ -30,6 +30,15 @@ public sealed record PushRequest
     /// <summary>Push even if the signature breaks the alias's clients.</summary>
     public bool Force { get; init; }
 
+    /// <summary>Lineage: the version this artifact was derived from.</summary>
+    public int? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (compact JSON), sent in the <see cref="ReportHeader"/> header: it can outgrow a URL.</summary>
+    public string? OptimizationReport { get; init; }
+
+    /// <summary>The header that carries <see cref="OptimizationReport"/>, base64 of its UTF-8 bytes.</summary>
+    public const string ReportHeader = "X-Quiver-Optimization-Report";
+
     /// <summary>The query string, without the '?'; absent values are left out.</summary>
     public string QueryString()
     {
@@ -42,6 +51,7 @@ public sealed record PushRequest
         Add(query, "force", Force ? "true" : null);
         Add(query, "creator", Creator);
         Add(query, "config", Config);
+        Add(query, "derived_from", DerivedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return query.ToString();
     }
 

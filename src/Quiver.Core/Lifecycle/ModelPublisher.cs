@@ -31,6 +31,12 @@ public sealed record PushRequest
     public string? SourceUri { get; init; }
 
     public string? TrainingRunId { get; init; }
+
+    /// <summary>Lineage: the version of this model the artifact was derived from; it must exist.</summary>
+    public long? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (a JSON object) of a derived version.</summary>
+    public string? OptimizationReport { get; init; }
 }
 
 /// <summary>The outcome of a push.</summary>
@@ -58,6 +64,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         CheckConfiguration(request.Bundle);
+        await CheckLineageAsync(request, cancellationToken);
         StoredArtifact stored = await vault.PutAsync(content, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
@@ -120,6 +127,8 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 ConfigJson = configJson,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
+                DerivedFrom = request.DerivedFrom,
+                OptimizationReport = request.OptimizationReport,
             }, cancellationToken);
         }
         catch when (!stored.AlreadyStored)
@@ -135,6 +144,32 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         return new PushResult(registered, stored.AlreadyStored, Existing: false, changes);
+    }
+
+    private async Task CheckLineageAsync(PushRequest request, CancellationToken cancellationToken)
+    {
+        if (request.DerivedFrom is long parent && await registry.GetVersionAsync(request.Model, parent, cancellationToken) is null)
+        {
+            throw RegistryException.NotFound($"derived_from names version {parent} of model '{request.Model}', which does not exist.");
+        }
+
+        if (request.OptimizationReport is { } report && !IsJsonObject(report))
+        {
+            throw RegistryException.Invalid("optimization_report must be a JSON object, such as the report quiver optimize writes.");
+        }
+    }
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private static void CheckConfiguration(ModelBundle bundle)

@@ -29,6 +29,18 @@ public sealed record ModelConfig
     /// <summary>Whether a provider that cannot be loaded is skipped (true, the default) or fails the model.</summary>
     public bool FallbackToCpu { get; init; } = true;
 
+    /// <summary>
+    /// Whether the model must run on a GPU provider: when none of <see cref="ExecutionProviders"/> but CPU could be
+    /// loaded, the version fails to load instead of serving slowly on CPU. Defaults to false.
+    /// </summary>
+    public bool RequireGpu { get; init; }
+
+    /// <summary>
+    /// Whether ONNX Runtime's idle intra-op threads spin (lower latency, burns CPU). Null (the default) derives it: on
+    /// with one instance, off with several, whose spinning threads would take cores from each other.
+    /// </summary>
+    public bool? AllowSpinning { get; init; }
+
     /// <summary>Label files per output name, relative to the model folder, one label per line.</summary>
     public IReadOnlyDictionary<string, string> LabelFiles { get; init; } = new Dictionary<string, string>();
 
@@ -131,6 +143,12 @@ public sealed record ModelConfig
                     }
 
                     break;
+                case "require_gpu":
+                    config = config with { RequireGpu = ReadBool(property, errors) ?? config.RequireGpu };
+                    break;
+                case "allow_spinning":
+                    config = config with { AllowSpinning = ReadBool(property, errors) };
+                    break;
                 case "label_files":
                     config = config with { LabelFiles = ReadStringMap(property, errors) };
                     break;
@@ -182,7 +200,7 @@ public sealed record ModelConfig
                     break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging, " +
+                        "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging, " +
                         "sensitive_inputs, sensitive_parameters, max_tensor_elements)");
                     break;
             }
@@ -192,6 +210,11 @@ public sealed record ModelConfig
         if (legacySensitive.Length > 0)
         {
             config = config with { SensitiveInputs = [.. config.SensitiveInputs.Union(legacySensitive, StringComparer.Ordinal)] };
+        }
+
+        if (config.RequireGpu && !config.ExecutionProviders.Any(p => !p.Equals("cpu", StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add("'require_gpu' needs a GPU provider in 'execution_providers', e.g. [\"tensorrt\", \"cuda\", \"cpu\"]");
         }
 
         if (config.DynamicBatching is not null && config.MaxBatchSize == 0)
@@ -349,6 +372,17 @@ public sealed record ModelConfig
         }
 
         return batching;
+    }
+
+    private static bool? ReadBool(JsonProperty property, List<string> errors)
+    {
+        if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return property.Value.GetBoolean();
+        }
+
+        errors.Add($"'{property.Name}' must be true or false");
+        return null;
     }
 
     private static int ReadInt(JsonProperty property, int minimum, List<string> errors)

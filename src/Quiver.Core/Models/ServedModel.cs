@@ -80,6 +80,7 @@ public sealed class ServedModel : IDisposable
                 sessions[i] = InferenceSession.FromBytes(model, settings, runtime);
             }
 
+            RequireGpuIfAsked(config, sessions[0], runtime);
             TensorSpec[] modelInputs = ToSpecs(sessions[0].Inputs, "input");
             TensorSpec[] modelOutputs = ToSpecs(sessions[0].Outputs, "output");
             if (config.Warmup)
@@ -287,12 +288,34 @@ public sealed class ServedModel : IDisposable
         }
     }
 
+    private static void RequireGpuIfAsked(ModelConfig config, InferenceSession session, OnnxRuntime runtime)
+    {
+        if (config.RequireGpu && session.ExecutionProviders.All(p => p == "CPUExecutionProvider"))
+        {
+            throw new ModelConfigException(
+                $"require_gpu is set, but none of the GPU providers asked for ({string.Join(", ", config.ExecutionProviders)}) could be used: " +
+                $"the ONNX Runtime at {runtime.LibraryPath} offers {string.Join(", ", runtime.AvailableProviders)}. Point QUIVER_ORT_LIBRARY " +
+                "at ONNX Runtime's GPU build (libonnxruntime.so with CUDA/TensorRT), or drop require_gpu to run on CPU.");
+        }
+    }
+
+    /// <summary>
+    /// Whether idle intra-op threads spin: as configured, else only for a single instance — several instances already
+    /// share the cores (see <see cref="IntraOpThreadsFor"/>), and spinning ones would take them from each other.
+    /// </summary>
+    public static bool SpinningFor(ModelConfig config) => config.AllowSpinning ?? config.InstanceCount == 1;
+
     private static SessionSettings SettingsFor(ModelConfig config)
     {
         return new SessionSettings
         {
             IntraOpThreads = IntraOpThreadsFor(config, Environment.ProcessorCount),
             InterOpThreads = config.InterOpThreads,
+            ConfigEntries = new Dictionary<string, string>
+            {
+                ["session.intra_op.allow_spinning"] = SpinningFor(config) ? "1" : "0",
+                ["session.inter_op.allow_spinning"] = SpinningFor(config) ? "1" : "0",
+            },
             ExecutionProviders = config.ExecutionProviders
                 .Select(p => new ExecutionProviderSettings(p))
                 .ToArray(),

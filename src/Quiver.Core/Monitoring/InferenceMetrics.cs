@@ -44,6 +44,8 @@ public sealed class InferenceMetrics : IDisposable
         Meter.CreateObservableCounter("quiver_batch_executions_total", ObserveBatches, description: "Model executions by batch size");
         Meter.CreateObservableGauge("quiver_queue_depth", ObserveQueues, description: "Requests waiting for an instance");
         Meter.CreateObservableGauge("quiver_model_ready", ObserveReadiness, description: "1 for each version that serves, 0 for one that does not");
+        Meter.CreateObservableGauge("quiver_model_execution_provider", ObserveProviders,
+            description: "1 for each execution provider a ready version's sessions run on (after any fallback)");
         Meter.CreateObservableGauge("quiver_drift_psi", ObserveDriftScores, description: "Population Stability Index of each watched feature against its baseline");
         Meter.CreateObservableGauge("quiver_drift_state", ObserveDriftStates, description: "Drift state of each watched version: 0 ok, 1 warning, 2 drifting");
         Meter.CreateObservableCounter("quiver_variant_requests_total", ObserveVariants, description: "Requests routed to each variant of an endpoint");
@@ -119,6 +121,10 @@ public sealed class InferenceMetrics : IDisposable
         _catalog.Models.Values.SelectMany(versions => versions).Select(v => new Measurement<long>(v.State == ModelState.Ready ? 1 : 0,
             new KeyValuePair<string, object?>("model", v.ModelName),
             new KeyValuePair<string, object?>("version", v.Version.ToString(CultureInfo.InvariantCulture))));
+
+    private IEnumerable<Measurement<long>> ObserveProviders() =>
+        ReadyModels().SelectMany(m => m.ExecutionProviders.Select(provider => new Measurement<long>(1,
+            [.. Labels(m), new KeyValuePair<string, object?>("provider", provider)])));
 
     private IEnumerable<ServedModel> ReadyModels() =>
         _catalog.Models.Values.SelectMany(versions => versions).Where(v => v.State == ModelState.Ready).Select(v => v.Model!);

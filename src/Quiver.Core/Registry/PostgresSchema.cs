@@ -113,5 +113,9 @@ internal static class PostgresSchema
                 updated_at timestamptz NOT NULL
             );
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from bigint;
+            ALTER TABLE versions ADD COLUMN optimization_report text;
+            """),
     ];
 }

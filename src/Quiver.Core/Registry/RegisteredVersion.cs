@@ -56,4 +56,10 @@ public sealed record RegisteredVersion
 
     /// <summary>Which key-encryption key wrapped <see cref="WrappedDataKey"/>.</summary>
     public string? KeyId { get; init; }
+
+    /// <summary>Lineage: the version of the same model this one was derived from (e.g. by <c>quiver optimize</c>).</summary>
+    public long? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (JSON) of a derived version: mode, sizes, accuracy and speed against the original.</summary>
+    public string? OptimizationReport { get; init; }
 }

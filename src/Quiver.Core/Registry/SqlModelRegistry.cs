@@ -14,7 +14,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
 {
     private const string VersionColumns =
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
-        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id";
+        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report";
 
     private const string HistoryColumns = "model, alias, version, previous_version, changed_at, changed_by, is_rollback";
 
@@ -97,17 +97,20 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 Reason = null,
                 WrappedDataKey = draft.WrappedDataKey,
                 KeyId = draft.KeyId,
+                DerivedFrom = draft.DerivedFrom,
+                OptimizationReport = draft.OptimizationReport,
             };
 
             await session.ExecuteAsync(
                 $"INSERT INTO versions ({VersionColumns}) VALUES (@model, @version, @sha256, @size, @framework, @input, @output, @creator, " +
-                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId)",
+                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @derivedFrom, @optimizationReport)",
                 ("model", registered.Model), ("version", registered.Version), ("sha256", registered.Sha256), ("size", registered.SizeBytes),
                 ("framework", registered.Framework), ("input", registered.InputSignature), ("output", registered.OutputSignature),
                 ("creator", registered.Creator), ("createdAt", registered.CreatedAt), ("description", registered.Description),
                 ("tags", JsonSerializer.Serialize(registered.Tags)), ("sourceUri", registered.SourceUri),
                 ("trainingRunId", registered.TrainingRunId), ("config", registered.ConfigJson), ("state", ToText(registered.State)),
-                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId));
+                ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId),
+                ("derivedFrom", registered.DerivedFrom), ("optimizationReport", registered.OptimizationReport));
             return registered;
         }, cancellationToken);
     }
@@ -703,6 +706,8 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         Reason = NullableString(r, 15),
         WrappedDataKey = r.IsDBNull(16) ? null : r.GetFieldValue<byte[]>(16),
         KeyId = NullableString(r, 17),
+        DerivedFrom = r.IsDBNull(18) ? null : r.GetInt64(18),
+        OptimizationReport = NullableString(r, 19),
     };
 
     private static AliasChange ReadAliasChange(DbDataReader r) => new(

@@ -98,5 +98,9 @@ internal static class SqliteSchema
                 updated_at TEXT NOT NULL
             );
             """),
+        new(10, """
+            ALTER TABLE versions ADD COLUMN derived_from INTEGER;
+            ALTER TABLE versions ADD COLUMN optimization_report TEXT;
+            """),
     ];
 }

@@ -53,4 +53,10 @@ public sealed record VersionDraft
 
     /// <summary>The model's description, used only when this registration creates the model.</summary>
     public string? ModelDescription { get; init; }
+
+    /// <summary>Lineage: the version of the same model this one was derived from (e.g. by <c>quiver optimize</c>).</summary>
+    public long? DerivedFrom { get; init; }
+
+    /// <summary>The optimization report (JSON) of a derived version: mode, sizes, accuracy and speed against the original.</summary>
+    public string? OptimizationReport { get; init; }
 }

@@ -46,6 +46,53 @@ public static class SampleModels
     }
 
     /// <summary>
+    /// A transformer-style encoder block and classifier: input "input" FLOAT [batch, seq, width] → single-head
+    /// self-attention (Q, K, V and output projections, Softmax over Q·Kᵀ / √width) with a residual and
+    /// LayerNormalization → a ReLU feed-forward layer of 4 × width with a residual → mean over the sequence → Gemm
+    /// → output "logits" FLOAT [batch, classes]. Weights come from <paramref name="matrix"/> ([rows, columns]) and
+    /// <paramref name="vector"/> (biases), called in a fixed order: wq, wk, wv, wo, w_ff1, b_ff1, w_ff2, b_ff2, w_cls, b_cls.
+    /// </summary>
+    public static ModelBuilder TransformerBlock(int seq, int width, int classes, Func<int, int, float[,]> matrix, Func<int, float[]> vector)
+    {
+        int ff = 4 * width;
+        return new ModelBuilder("transformer_block")
+            .Input("input", TensorElementType.Float, Batch, seq, width)
+            .Initializer("wq", matrix(width, width))
+            .Initializer("wk", matrix(width, width))
+            .Initializer("wv", matrix(width, width))
+            .Initializer("wo", matrix(width, width))
+            .Initializer("w_ff1", matrix(width, ff))
+            .Initializer("b_ff1", vector(ff))
+            .Initializer("w_ff2", matrix(ff, width))
+            .Initializer("b_ff2", vector(width))
+            .Initializer("w_cls", matrix(width, classes))
+            .Initializer("b_cls", vector(classes))
+            .Initializer("gamma", Enumerable.Repeat(1f, width).ToArray())
+            .Initializer("beta", new float[width])
+            .ScalarInitializer("inverse_sqrt_width", 1f / MathF.Sqrt(width))
+            .Node("MatMul", ["input", "wq"], ["q"])
+            .Node("MatMul", ["input", "wk"], ["k"])
+            .Node("MatMul", ["input", "wv"], ["v"])
+            .Node("Transpose", ["k"], ["k_t"], OnnxAttribute.Ints("perm", 0, 2, 1))
+            .Node("MatMul", ["q", "k_t"], ["scores"])
+            .Node("Mul", ["scores", "inverse_sqrt_width"], ["scaled"])
+            .Node("Softmax", ["scaled"], ["attention"], OnnxAttribute.Int("axis", -1))
+            .Node("MatMul", ["attention", "v"], ["context"])
+            .Node("MatMul", ["context", "wo"], ["projected"])
+            .Node("Add", ["input", "projected"], ["residual"])
+            .Node("LayerNormalization", ["residual", "gamma", "beta"], ["normalized"], OnnxAttribute.Int("axis", -1))
+            .Node("MatMul", ["normalized", "w_ff1"], ["ff_linear"])
+            .Node("Add", ["ff_linear", "b_ff1"], ["ff_biased"])
+            .Node("Relu", ["ff_biased"], ["ff_hidden"])
+            .Node("MatMul", ["ff_hidden", "w_ff2"], ["ff_out"])
+            .Node("Add", ["ff_out", "b_ff2"], ["ff_biased_out"])
+            .Node("Add", ["normalized", "ff_biased_out"], ["block"])
+            .Node("ReduceMean", ["block"], ["pooled"], OnnxAttribute.Ints("axes", 1), OnnxAttribute.Int("keepdims", 0))
+            .Node("Gemm", ["pooled", "w_cls", "b_cls"], ["logits"])
+            .Output("logits", TensorElementType.Float, Batch, classes);
+    }
+
+    /// <summary>
     /// Input "input" → Identity → output "output", both of <paramref name="type"/> (any type, String, Bool, Float16
     /// and BFloat16 included) and shape <paramref name="dims"/>, which defaults to ["batch"].
     /// </summary>

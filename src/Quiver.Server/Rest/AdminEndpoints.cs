@@ -70,6 +70,13 @@ internal static class AdminEndpoints
                     w.WriteNumber("version", status.Version);
                     w.WriteString("state", status.State.ToString().ToLowerInvariant());
                     w.WriteString("reason", status.Reason);
+                    w.WriteStartArray("execution_providers");
+                    foreach (string provider in status.Model?.ExecutionProviders ?? [])
+                    {
+                        w.WriteStringValue(provider);
+                    }
+
+                    w.WriteEndArray();
                     w.WriteEndObject();
                 }
 
@@ -93,7 +100,10 @@ internal static class AdminEndpoints
                 limit.MaxRequestBodySize = ArtifactStore.MaxArtifactBytes;
             }
 
-            PushRequest request = ReadPush(context.Request.Query, model, Actor(context));
+            PushRequest request = ReadPush(context.Request.Query, model, Actor(context)) with
+            {
+                OptimizationReport = ReadReportHeader(context.Request.Headers["X-Quiver-Optimization-Report"].ToString()),
+            };
             PushResult result = await lifecycle.Publisher.PushAsync(context.Request.Body, request, context.RequestAborted);
             await lifecycle.ReconcileAsync(model, context.RequestAborted);
             await WriteAsync(context, result.Existing ? 200 : 201, w =>
@@ -283,7 +293,31 @@ internal static class AdminEndpoints
             Tags = Text("tags")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             SourceUri = Text("source_uri"),
             TrainingRunId = Text("training_run_id"),
+            DerivedFrom = Text("derived_from") switch
+            {
+                null => null,
+                string text when long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long parent) && parent > 0 => parent,
+                string other => throw RegistryException.Invalid($"derived_from must be a version number, got '{other}'."),
+            },
         };
+    }
+
+    // The report rides in a header (it can outgrow a URL), base64 of UTF-8 JSON; the publisher checks it is an object.
+    private static string? ReadReportHeader(string value)
+    {
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(value));
+        }
+        catch (FormatException)
+        {
+            throw RegistryException.Invalid("the X-Quiver-Optimization-Report header must be base64 of a JSON object.");
+        }
     }
 
     private static async Task<long> ReadVersionFieldAsync(HttpContext context, QuiverServerOptions options)
@@ -344,6 +378,17 @@ internal static class AdminEndpoints
         w.WriteEndArray();
         w.WriteString("source_uri", version.SourceUri);
         w.WriteString("training_run_id", version.TrainingRunId);
+        WriteNullableNumber(w, "derived_from", version.DerivedFrom);
+        w.WritePropertyName("optimization_report");
+        if (version.OptimizationReport is { } report)
+        {
+            w.WriteRawValue(report);
+        }
+        else
+        {
+            w.WriteNullValue();
+        }
+
         WriteRawJson(w, "inputs", version.InputSignature);
         WriteRawJson(w, "outputs", version.OutputSignature);
         w.WriteBoolean("encrypted", version.WrappedDataKey is not null);

@@ -152,6 +152,22 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(["CPUExecutionProvider"], model.ExecutionProviders);
     }
 
+    // No GPU here: this is the fallback path a CPU-only box takes, where require_gpu must refuse to serve.
+    [Fact]
+    public void Load_RequireGpu_OnACpuOnlyRuntime_FailsSayingHowToGetTheGpuBuild()
+    {
+        WriteModel("m", "1", Scores());
+        WriteFile("m", "config.json", """{"execution_providers": ["tensorrt", "cuda", "cpu"], "require_gpu": true}""");
+
+        using ModelCatalog catalog = Load();
+
+        Assert.Equal(ModelState.Failed, catalog.Models["m"][0].State);
+        string reason = catalog.Models["m"][0].Reason!;
+        Assert.Contains("require_gpu is set, but none of the GPU providers asked for (tensorrt, cuda, cpu) could be used", reason);
+        Assert.Contains("CPUExecutionProvider", reason);
+        Assert.Contains("QUIVER_ORT_LIBRARY", reason);
+    }
+
     [Fact]
     public void Load_MissingRepository_NamesIt()
     {

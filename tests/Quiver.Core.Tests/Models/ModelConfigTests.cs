@@ -34,6 +34,31 @@ public sealed class ModelConfigTests
     }
 
     [Fact]
+    public void Parse_RequireGpuAndSpinning_AreReadAndSpinningIsDerivedFromInstances()
+    {
+        ModelConfig gpu = ModelConfig.Parse("""{"execution_providers": ["cuda", "cpu"], "require_gpu": true, "allow_spinning": false}""");
+        ModelConfig one = ModelConfig.Parse("{}"), two = ModelConfig.Parse("""{"instance_count": 2}"""),
+            twoSpinning = ModelConfig.Parse("""{"instance_count": 2, "allow_spinning": true}""");
+
+        Assert.True(gpu.RequireGpu);
+        Assert.False(ServedModel.SpinningFor(gpu));
+        Assert.False(one.RequireGpu);
+        Assert.Equal((true, false, true), (ServedModel.SpinningFor(one), ServedModel.SpinningFor(two), ServedModel.SpinningFor(twoSpinning)));
+    }
+
+    [Theory]
+    [InlineData("""{"require_gpu": true}""", "'require_gpu' needs a GPU provider in 'execution_providers'")]
+    [InlineData("""{"execution_providers": ["cpu"], "require_gpu": true}""", "'require_gpu' needs a GPU provider")]
+    [InlineData("""{"require_gpu": "yes"}""", "'require_gpu' must be true or false")]
+    [InlineData("""{"allow_spinning": 1}""", "'allow_spinning' must be true or false")]
+    public void Parse_BadGpuOrSpinningSettings_AreRefused(string json, string expected)
+    {
+        var error = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse(json));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
     public void Parse_OnTopOfDefaults_ReplacesOnlyTheSettingsGiven()
     {
         var defaults = new ModelConfig { MaxBatchSize = 8, InstanceCount = 3, ExecutionProviders = ["cuda", "cpu"] };

@@ -45,7 +45,9 @@ public sealed class PostgresModelRegistryTests(PostgresServer server) : Registry
 
         Assert.IsType<PostgresModelRegistry>(registry);
         Assert.Equal($"postgres://{settings.Username}@{settings.Host}:{settings.Port}/{settings.Database}", registry.Location);
-        Assert.Equal(5L, await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations"));
+        // The migrations ran in that database, up to the latest columns.
+        Assert.True(Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations")) >= 6);
+        Assert.Equal(0L, await ExecuteSqlAsync("SELECT COUNT(derived_from) FROM versions"));
     }
 
     [Fact]

@@ -95,6 +95,20 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task RegisterVersion_DerivedVersion_ReadsBackItsLineageAndReport()
+    {
+        IModelRegistry registry = await OpenAsync();
+        await registry.RegisterVersionAsync(Draft("mlp"));
+        const string report = """{"mode":"int8-dynamic","size_ratio":0.25}""";
+
+        RegisteredVersion derived = await registry.RegisterVersionAsync(Draft("mlp") with { DerivedFrom = 1, OptimizationReport = report });
+
+        RegisteredVersion read = (await registry.GetVersionAsync("mlp", derived.Version))!;
+        Assert.Equal((1L, report), (read.DerivedFrom, read.OptimizationReport));
+        Assert.Null((await registry.GetVersionAsync("mlp", 1))!.DerivedFrom);
+    }
+
+    [SkippableFact]
     public async Task RegisterVersion_ConcurrentlyFromTwoInstances_HandsOutEveryNumberOnce()
     {
         IModelRegistry a = await OpenAsync();

@@ -11,50 +11,11 @@ internal static class OptimizationModels
         SampleModels.Mlp(Matrix(inputs, hidden, seed), Vector(hidden, seed + 1), Matrix(hidden, outputs, seed + 2), Vector(outputs, seed + 3), softmax)
             .Build();
 
-    /// <summary>
-    /// A transformer-style encoder block and classifier: input "input" FLOAT [batch, seq, width] → single-head
-    /// self-attention (Q, K, V and output projections, Softmax over Q·Kᵀ / √width) with a residual and
-    /// LayerNormalization → a ReLU feed-forward layer of 4 × width with a residual → mean over the sequence → Gemm
-    /// → output "logits" FLOAT [batch, classes].
-    /// </summary>
+    /// <summary>SampleModels' transformer-style block with weights from seeds <paramref name="seed"/>, seed + 1, … in its order.</summary>
     public static ModelProto TransformerBlock(int seq = 8, int width = 32, int classes = 10, int seed = 1)
     {
-        int ff = 4 * width;
-        return new ModelBuilder("transformer_block")
-            .Input("input", TensorElementType.Float, "batch", seq, width)
-            .Initializer("wq", Matrix(width, width, seed))
-            .Initializer("wk", Matrix(width, width, seed + 1))
-            .Initializer("wv", Matrix(width, width, seed + 2))
-            .Initializer("wo", Matrix(width, width, seed + 3))
-            .Initializer("w_ff1", Matrix(width, ff, seed + 4))
-            .Initializer("b_ff1", Vector(ff, seed + 5))
-            .Initializer("w_ff2", Matrix(ff, width, seed + 6))
-            .Initializer("b_ff2", Vector(width, seed + 7))
-            .Initializer("w_cls", Matrix(width, classes, seed + 8))
-            .Initializer("b_cls", Vector(classes, seed + 9))
-            .Initializer("gamma", Enumerable.Repeat(1f, width).ToArray())
-            .Initializer("beta", new float[width])
-            .ScalarInitializer("inverse_sqrt_width", 1f / MathF.Sqrt(width))
-            .Node("MatMul", ["input", "wq"], ["q"])
-            .Node("MatMul", ["input", "wk"], ["k"])
-            .Node("MatMul", ["input", "wv"], ["v"])
-            .Node("Transpose", ["k"], ["k_t"], OnnxAttribute.Ints("perm", 0, 2, 1))
-            .Node("MatMul", ["q", "k_t"], ["scores"])
-            .Node("Mul", ["scores", "inverse_sqrt_width"], ["scaled"])
-            .Node("Softmax", ["scaled"], ["attention"], OnnxAttribute.Int("axis", -1))
-            .Node("MatMul", ["attention", "v"], ["context"])
-            .Node("MatMul", ["context", "wo"], ["projected"])
-            .Node("Add", ["input", "projected"], ["residual"])
-            .Node("LayerNormalization", ["residual", "gamma", "beta"], ["normalized"], OnnxAttribute.Int("axis", -1))
-            .Node("MatMul", ["normalized", "w_ff1"], ["ff_linear"])
-            .Node("Add", ["ff_linear", "b_ff1"], ["ff_biased"])
-            .Node("Relu", ["ff_biased"], ["ff_hidden"])
-            .Node("MatMul", ["ff_hidden", "w_ff2"], ["ff_out"])
-            .Node("Add", ["ff_out", "b_ff2"], ["ff_biased_out"])
-            .Node("Add", ["normalized", "ff_biased_out"], ["block"])
-            .Node("ReduceMean", ["block"], ["pooled"], OnnxAttribute.Ints("axes", 1), OnnxAttribute.Int("keepdims", 0))
-            .Node("Gemm", ["pooled", "w_cls", "b_cls"], ["logits"])
-            .Output("logits", TensorElementType.Float, "batch", classes)
+        int next = seed;
+        return SampleModels.TransformerBlock(seq, width, classes, (rows, columns) => Matrix(rows, columns, next++), length => Vector(length, next++))
             .Build();
     }
 

@@ -66,6 +66,9 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Equal(1, (long)pushed!["version"]!);
         Assert.Equal("ready", (string?)pushed["state"]);
         Assert.Equal(2f, await InferOneAsync(_server, "adder", 1));
+        var (_, loaded) = await SendAsync(HttpMethod.Get, "/v2/admin/models/adder");
+        JsonNode serving = loaded!["serving"]!.AsArray().Single(s => (long)s!["version"]! == 1)!;
+        Assert.Equal(["CPUExecutionProvider"], serving["execution_providers"]!.AsArray().Select(p => (string?)p));
 
         Assert.Equal(201, (await PushAsync(_server, "adder", Adder(2), "?alias=staging")).Status);
         Assert.Equal(3f, await InferOneAsync(_server, "adder", 1)); // no production alias: the latest ready version

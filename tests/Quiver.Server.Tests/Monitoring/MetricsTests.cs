@@ -37,6 +37,8 @@ public sealed class MetricsTests(ModelRepositoryFixture fixture) : IClassFixture
         Assert.True(metrics.Value("process_resident_memory_bytes") > 10_000_000);
         Assert.Equal(1, metrics.Value("quiver_model_ready", s_mlp1));
         Assert.Equal(0, metrics.Value("quiver_model_ready", ("model", "corrupt"), ("version", "1")));
+        Assert.Equal("gauge", metrics.TypeOf("quiver_model_execution_provider"));
+        Assert.Equal(1, metrics.Value("quiver_model_execution_provider", [.. s_mlp1, ("provider", "CPUExecutionProvider")]));
     }
 
     [Fact]
