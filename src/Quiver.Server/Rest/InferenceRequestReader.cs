@@ -30,57 +30,7 @@ internal static class InferenceRequestReader
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = limits.MaxDepth });
         try
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                throw Invalid("the request body must be a JSON object with an \"inputs\" array");
-            }
-
-            string? id = null;
-            Parameters parameters = Parameters.Empty;
-            List<InferenceTensor>? inputs = null;
-            List<RequestedOutput>? outputs = null;
-            while (ReadProperty(ref reader, out string name))
-            {
-                switch (name)
-                {
-                    case "id":
-                        id = ReadString(ref reader, "request \"id\"");
-                        break;
-                    case "parameters":
-                        parameters = ReadParameters(ref reader, "request", context);
-                        break;
-                    case "inputs":
-                        inputs = ReadArray(ref reader, "\"inputs\"", context, ReadInput);
-                        break;
-                    case "outputs":
-                        outputs = ReadArray(ref reader, "\"outputs\"", context, ReadOutput);
-                        break;
-                    default:
-                        reader.Skip(); // clients send fields of later protocol versions; they are not errors
-                        break;
-                }
-            }
-
-            EnsureEnd(ref reader);
-            if (inputs is null)
-            {
-                throw Invalid("the request has no \"inputs\" array");
-            }
-
-            if (context.BinaryLeft > 0)
-            {
-                throw Invalid($"{context.BinaryLeft} bytes of binary data follow the JSON header but no input's binary_data_size claims them");
-            }
-
-            return new InferenceRequest
-            {
-                Id = id,
-                ModelName = model,
-                ModelVersion = version,
-                Inputs = inputs,
-                Outputs = outputs,
-                Parameters = parameters,
-            };
+            return ReadRequest(ref reader, context, model, version);
         }
         catch (JsonException) when (reader.CurrentDepth >= limits.MaxDepth - 1)
         {
@@ -88,6 +38,61 @@ internal static class InferenceRequestReader
             // JSON error keeps its own message ("malformed JSON: ...").
             throw Invalid($"the request nests objects and arrays deeper than the limit of {limits.MaxDepth} levels (--max-json-depth)");
         }
+    }
+
+    private static InferenceRequest ReadRequest(ref Utf8JsonReader reader, ReadContext context, string model, string? version)
+    {
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            throw Invalid("the request body must be a JSON object with an \"inputs\" array");
+        }
+
+        string? id = null;
+        Parameters parameters = Parameters.Empty;
+        List<InferenceTensor>? inputs = null;
+        List<RequestedOutput>? outputs = null;
+        while (ReadProperty(ref reader, out string name))
+        {
+            switch (name)
+            {
+                case "id":
+                    id = ReadString(ref reader, "request \"id\"");
+                    break;
+                case "parameters":
+                    parameters = ReadParameters(ref reader, "request", context);
+                    break;
+                case "inputs":
+                    inputs = ReadArray(ref reader, "\"inputs\"", context, ReadInput);
+                    break;
+                case "outputs":
+                    outputs = ReadArray(ref reader, "\"outputs\"", context, ReadOutput);
+                    break;
+                default:
+                    reader.Skip(); // clients send fields of later protocol versions; they are not errors
+                    break;
+            }
+        }
+
+        EnsureEnd(ref reader);
+        if (inputs is null)
+        {
+            throw Invalid("the request has no \"inputs\" array");
+        }
+
+        if (context.BinaryLeft > 0)
+        {
+            throw Invalid($"{context.BinaryLeft} bytes of binary data follow the JSON header but no input's binary_data_size claims them");
+        }
+
+        return new InferenceRequest
+        {
+            Id = id,
+            ModelName = model,
+            ModelVersion = version,
+            Inputs = inputs,
+            Outputs = outputs,
+            Parameters = parameters,
+        };
     }
 
     private static readonly IReadOnlySet<string> s_noSensitive = new HashSet<string>();
