@@ -350,6 +350,11 @@ internal sealed class JsonRowParser(InputLayout layout) : RowParser(layout)
 
             return error ?? Missing(scratch);
         }
+        catch (JsonException e) when (Privacy?.Any == true)
+        {
+            // The reader's message quotes the offending character, which may be part of a sensitive value.
+            return $"not valid JSON at byte {e.BytePositionInLine} of the line";
+        }
         catch (JsonException e)
         {
             return $"not valid JSON: {e.Message}";
