@@ -119,7 +119,7 @@ public sealed class PrivacyTests : IDisposable
         Assert.Contains("age[0]", features);
         Assert.DoesNotContain(features, f => f.StartsWith("income", StringComparison.Ordinal) || f.StartsWith("ssn", StringComparison.Ordinal));
         string samples = string.Join(",", Enumerable.Repeat(Income, 10));
-        var (baselineStatus, baseline) = await server.PostAsync("/v2/admin/models/private/drift/baseline", $$"""{"features":{"income[0]":[{{samples}}]}}""");
+        var (baselineStatus, baseline) = await server.PostAsync("/v2/admin/models/private/drift/baseline", $$$"""{"features":{"income[0]":[{{{samples}}}]}}""");
         Assert.Equal(400, baselineStatus);
         Assert.StartsWith("baseline feature 'income[0]' is a column of a sensitive input, which drift watching leaves out", (string?)baseline!["error"]);
 
