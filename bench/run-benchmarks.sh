@@ -6,7 +6,8 @@
 #   MODELS=/tmp/models LABEL=batching-on bench/run-benchmarks.sh   # reuse a repository whose config.json you edited
 #
 # Settings (environment): OUT, MODELS, LABEL, DURATION (per level, 10s), WARMUP (2s), RAW_DURATION (5s), RAW_BATCHES (1,8,32),
-# MEMORY_DURATION (120s), CONCURRENCY (1,8,32,128), HTTP_PORT (18000), GRPC_PORT (18001).
+# MEMORY_DURATION (120s), CONCURRENCY (1,8,32,128), HTTP_PORT (18000), GRPC_PORT (18001), MAX_OTHER_LOAD (10 %),
+# QUIET_WAIT (60: seconds to wait for quiet CPUs before each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ MEMORY_DURATION=${MEMORY_DURATION:-120s}
 CONCURRENCY=${CONCURRENCY:-1,8,32,128}
 HTTP_PORT=${HTTP_PORT:-18000}
 GRPC_PORT=${GRPC_PORT:-18001}
-MODEL_NAMES=(bench_small bench_wide bench_heavy)
+read -r -a MODEL_NAMES <<< "${MODEL_NAMES:-bench_small bench_wide bench_heavy}"
 PROTOCOLS=(rest-json rest-binary grpc)
 QUIVER=src/Quiver.Cli/bin/Release/net10.0/quiver
 
@@ -45,7 +46,7 @@ server_jiffies() { if [[ -n $SERVER ]]; then awk '{print $14+$15}' "/proc/$SERVE
 
 wait_quiet() {
   local busy=0
-  for _ in $(seq 60); do
+  for _ in $(seq "${QUIET_WAIT:-60}"); do
     local b1 t1 b2 t2
     b1=$(busy_jiffies); t1=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 1
     b2=$(busy_jiffies); t2=$(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)

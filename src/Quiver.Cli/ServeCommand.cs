@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Quiver.Server;
+using Quiver.Server.Security;
 
 namespace Quiver.Cli;
 
@@ -130,12 +131,66 @@ public static class ServeCommand
             DefaultValueFactory = _ => defaults.MaxRequestHeaderCount,
         };
 
+        // --- JWT / OIDC and mTLS ---
+        var jwtJwks = new Option<string?>("--jwt-jwks")
+        {
+            Description = "Accept bearer JWTs signed by the keys of this JWKS: a file, or the identity provider's https jwks_uri. Needs --jwt-issuer and --jwt-audience.",
+        };
+        var jwtIssuer = new Option<string?>("--jwt-issuer") { Description = "The exact 'iss' tokens must carry." };
+        var jwtAudience = new Option<string?>("--jwt-audience") { Description = "The 'aud' tokens must be for (Quiver's client id or URL)." };
+        var jwtNameClaim = new Option<string>("--jwt-name-claim")
+        {
+            Description = "Claim naming the caller in the audit log.",
+            DefaultValueFactory = _ => new JwtOptions().NameClaim,
+        };
+        var jwtRoleClaim = new Option<string>("--jwt-role-claim")
+        {
+            Description = "Claim holding the caller's roles (an array, or a space-separated string).",
+            DefaultValueFactory = _ => new JwtOptions().RoleClaim,
+        };
+        var jwtTenantClaim = new Option<string?>("--jwt-tenant-claim")
+        {
+            Description = "Claim holding the caller's tenant; tokens without it are refused. Without this flag JWT callers see every tenant.",
+        };
+        var jwtRoleMap = new Option<string[]>("--jwt-role-map")
+        {
+            Description = "CLAIM-VALUE=ROLE (repeatable): map an identity provider's group or role to admin, deployer, predictor or viewer. " +
+                "Without it the values admin, deployer, predictor and viewer map to themselves.",
+        };
+        var jwtClockSkew = new Option<int>("--jwt-clock-skew")
+        {
+            Description = "Seconds of clock difference tolerated on a token's exp and nbf (0-600).",
+            DefaultValueFactory = _ => (int)new JwtOptions().ClockSkew.TotalSeconds,
+        };
+        var tlsClientCert = new Option<string>("--tls-client-cert")
+        {
+            Description = "Client certificates (mTLS): none, optional (a bad one presented gets 401) or required (the TLS handshake fails without a good one).",
+            DefaultValueFactory = _ => "none",
+        };
+        tlsClientCert.AcceptOnlyFromAmong("none", "optional", "required");
+        var tlsClientCa = new Option<string?>("--tls-client-ca")
+        {
+            Description = "PEM bundle of the CAs that issue client certificates; only these are trusted, not the system's.",
+        };
+        var mtlsPrincipals = new Option<string?>("--mtls-principals")
+        {
+            Description = "JSON file mapping client certificate subjects (CN or SAN) to a name, roles and tenant (see docs/security.md).",
+        };
+        Option[] jwtAndMtls = [jwtJwks, jwtIssuer, jwtAudience, jwtNameClaim, jwtRoleClaim, jwtTenantClaim, jwtRoleMap, jwtClockSkew,
+            tlsClientCert, tlsClientCa, mtlsPrincipals];
+        // --- end JWT / OIDC and mTLS ---
+
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
             maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated,
             limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
         };
+        foreach (Option option in jwtAndMtls)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = new QuiverServerOptions
@@ -165,10 +220,49 @@ public static class ServeCommand
                 MinRequestBodyBytesPerSecond = result.GetValue(minBodyRate),
                 MaxRequestHeaderBytes = result.GetValue(maxHeaderBytes),
                 MaxRequestHeaderCount = result.GetValue(maxHeaders),
+                // Any --jwt-* value turns JWT on, so a partial configuration is reported rather than ignored.
+                Jwt = result.GetValue(jwtJwks) is null && result.GetValue(jwtIssuer) is null && result.GetValue(jwtAudience) is null
+                    && result.GetValue(jwtTenantClaim) is null && result.GetValue(jwtRoleMap) is not { Length: > 0 }
+                    ? null
+                    : new JwtOptions
+                    {
+                        Jwks = result.GetValue(jwtJwks),
+                        Issuer = result.GetValue(jwtIssuer),
+                        Audience = result.GetValue(jwtAudience),
+                        NameClaim = result.GetValue(jwtNameClaim)!,
+                        RoleClaim = result.GetValue(jwtRoleClaim)!,
+                        TenantClaim = result.GetValue(jwtTenantClaim),
+                        RoleMap = ParseRoleMap(result.GetValue(jwtRoleMap)),
+                        ClockSkew = TimeSpan.FromSeconds(result.GetValue(jwtClockSkew)),
+                    },
+                ClientCertificates = new ClientCertificateOptions
+                {
+                    Mode = Enum.Parse<ClientCertificateRequirement>(result.GetValue(tlsClientCert)!, ignoreCase: true),
+                    CaBundlePath = result.GetValue(tlsClientCa),
+                    PrincipalsPath = result.GetValue(mtlsPrincipals),
+                },
             };
             return await RunAsync(options, cancellationToken);
         });
         return command;
+    }
+
+    // "group=role" entries; one without '=' is kept with an empty role so validation names it with the others.
+    private static Dictionary<string, string>? ParseRoleMap(string[]? entries)
+    {
+        if (entries is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string entry in entries)
+        {
+            int equals = entry.LastIndexOf('=');
+            map[equals < 0 ? entry : entry[..equals]] = equals < 0 ? "" : entry[(equals + 1)..];
+        }
+
+        return map;
     }
 
     private static async Task<int> RunAsync(QuiverServerOptions options, CancellationToken cancellationToken)

@@ -1,9 +1,11 @@
 using System.Net;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -83,6 +85,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private DriftNotifier? _driftNotifier;
     private RolloutController? _rollouts;
     private BatchJobManager? _batchJobs;
+    private JwtAuthenticator? _jwt;
 
     /// <summary>
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
@@ -111,7 +114,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
         else if (configureLogging is null)
         {
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            // Scopes carry the request (RequestId, trace and span ids) into every line written while serving it.
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.IncludeScopes = true;
+            });
         }
         else
         {
@@ -149,6 +157,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         ListenOptions? httpListener = null;
         ListenOptions? grpcListener = null;
         ListenOptions? metricsListener = null;
+        // Set once the logger factory exists, before the server listens: the handshake check reads it per connection.
+        ClientCertificateAuthenticator? clientCertificates = null;
+        Action<HttpsConnectionAdapterOptions>? https = certificate is null
+            ? null
+            : Https(certificate, options.ClientCertificates.Mode, presented => clientCertificates!.AcceptAtHandshake(presented));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
@@ -164,11 +177,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
             // Without TLS there is no ALPN to offer HTTP/2 on the REST port, so it serves HTTP/1.1; with TLS, both.
             httpListener = Listen(kestrel, options.Host, options.HttpPort,
-                certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2, certificate);
+                certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2, https);
 
             // Cleartext gRPC clients speak HTTP/2 with prior knowledge, which needs an HTTP/2-only endpoint.
-            grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2, certificate);
-            metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, certificate);
+            grpcListener = Listen(kestrel, options.Host, options.GrpcPort, HttpProtocols.Http2, https);
+            // The metrics port serves the whole application too, so it asks for client certificates like the others.
+            metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, https);
         });
 
         // One pseudonym key per data directory, for everything that writes sensitive values down (payload logs, batch
@@ -190,6 +204,17 @@ public sealed partial class QuiverServer : IAsyncDisposable
         ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
 
+        JwtAuthenticator? jwt;
+        try
+        {
+            (jwt, clientCertificates) = await CreateAuthenticatorsAsync(options, loggerFactory, cancellationToken);
+        }
+        catch (ServerStartException)
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         OnnxRuntime runtime;
         ModelLifecycle lifecycle;
         try
@@ -201,6 +226,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException or RegistryException or IOException
             or UnauthorizedAccessException or FormatException or InvalidOperationException)
         {
+            jwt?.Dispose();
             await app.DisposeAsync();
             throw new ServerStartException([e.Message]);
         }
@@ -228,7 +254,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapExperiments(lifecycle, options);
         var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
         app.MapRollouts(rollouts, lifecycle.Endpoints, options);
-        app.MapDrift(catalog, options);
+        app.MapDrift(lifecycle, options);
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
             TimeProvider.System);
@@ -248,6 +274,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             await batchJobs.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
+            jwt?.Dispose();
             await app.DisposeAsync();
             throw new ServerStartException([$"cannot listen on {options.Host}:{options.HttpPort}: {e.Message}"]);
         }
@@ -260,6 +287,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             _payloads = payloads,
             _rollouts = rollouts,
             _batchJobs = batchJobs,
+            _jwt = jwt,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
                 : null,
@@ -320,7 +348,71 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             part.Dispose();
         }
+
+        _jwt?.Dispose();
     }
+
+    // The JWT and client-certificate authenticators the options ask for, their files read now so a bad one stops the
+    // start. A JWKS URL that is down only warns: the keys are fetched again on the first token.
+    private static async Task<(JwtAuthenticator? Jwt, ClientCertificateAuthenticator? ClientCertificates)> CreateAuthenticatorsAsync(
+        QuiverServerOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        JwtAuthenticator? jwt = null;
+        if (options.Jwt is { } jwtOptions)
+        {
+            jwt = new JwtAuthenticator(jwtOptions, TimeProvider.System, loggerFactory.CreateLogger("Quiver.Security.Jwt"));
+            if (await jwt.LoadKeysAsync(cancellationToken) is { } error && !jwtOptions.JwksIsUrl)
+            {
+                errors.Add($"--jwt-jwks: {error}");
+            }
+        }
+
+        ClientCertificateAuthenticator? clientCertificates = null;
+        if (options.ClientCertificates.Mode != ClientCertificateRequirement.None)
+        {
+            try
+            {
+                clientCertificates = ClientCertificateAuthenticator.Load(options.ClientCertificates, TimeProvider.System,
+                    loggerFactory.CreateLogger("Quiver.Security.Mtls"));
+            }
+            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(e.Message);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            jwt?.Dispose();
+            throw new ServerStartException(errors);
+        }
+
+        return (jwt, clientCertificates);
+    }
+
+    // TLS 1.2 and 1.3 only (1.0 and 1.1 are deprecated by RFC 8996). With client certificates optional, any presented
+    // one passes the handshake and the authentication middleware answers 401 for a bad one; required, a bad or
+    // missing one fails the handshake itself.
+    private static Action<HttpsConnectionAdapterOptions> Https(X509Certificate2 certificate, ClientCertificateRequirement clientCertificates,
+        Func<X509Certificate2, bool> acceptAtHandshake) => https =>
+    {
+        https.ServerCertificate = certificate;
+        https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+        https.CheckCertificateRevocation = false;
+        https.ClientCertificateMode = clientCertificates switch
+        {
+            ClientCertificateRequirement.Optional => ClientCertificateMode.AllowCertificate,
+            ClientCertificateRequirement.Required => ClientCertificateMode.RequireCertificate,
+            _ => ClientCertificateMode.NoCertificate,
+        };
+        if (clientCertificates != ClientCertificateRequirement.None)
+        {
+            // Kestrel's own check would trust the system's CAs; ours trusts the configured bundle alone.
+            https.ClientCertificateValidation = (presented, _, _) =>
+                clientCertificates == ClientCertificateRequirement.Optional || acceptAtHandshake(presented);
+        }
+    };
 
     // The registry (SQLite in the data directory unless configured), the artifact store beside it, the repository
     // imported into them, and every model loaded before the server listens.
@@ -359,15 +451,16 @@ public sealed partial class QuiverServer : IAsyncDisposable
         await lifecycle.Registry.DisposeAsync();
     }
 
-    private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols, X509Certificate2? certificate)
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols,
+        Action<HttpsConnectionAdapterOptions>? https)
     {
         ListenOptions? listener = null;
         void Configure(ListenOptions options)
         {
             options.Protocols = protocols;
-            if (certificate is not null)
+            if (https is not null)
             {
-                options.UseHttps(certificate);
+                options.UseHttps(https);
             }
 
             listener = options;

@@ -1,5 +1,6 @@
 using System.Net;
 using Quiver.Server.Rest;
+using Quiver.Server.Security;
 
 namespace Quiver.Server;
 
@@ -62,6 +63,14 @@ public sealed record QuiverServerOptions
 
     /// <summary>PEM private key of <see cref="TlsCertificatePath"/>.</summary>
     public string? TlsKeyPath { get; init; }
+
+    // --- JWT / OIDC bearer tokens and mTLS client certificates (see docs/security.md) ---
+
+    /// <summary>Bearer JWT validation (<c>--jwt-*</c>); null (the default) when no identity provider is configured.</summary>
+    public JwtOptions? Jwt { get; init; }
+
+    /// <summary>Client certificates on the TLS ports (<c>--tls-client-cert</c>, <c>--tls-client-ca</c>, <c>--mtls-principals</c>). Defaults to none asked for.</summary>
+    public ClientCertificateOptions ClientCertificates { get; init; } = new();
 
     /// <summary>Bytes of model outputs the result cache may hold, for models with response_cache on; 0 turns it off. Defaults to 64 MiB.</summary>
     public long CacheBytes { get; init; } = 64L * 1024 * 1024;
@@ -248,6 +257,9 @@ public sealed record QuiverServerOptions
                 errors.Add($"TLS file '{file}' does not exist.");
             }
         }
+
+        Jwt?.Validate(errors);
+        ClientCertificates.Validate(errors, tls: TlsCertificatePath is not null);
 
         if (MasterKeyFile is not null && !File.Exists(MasterKeyFile))
         {

@@ -68,6 +68,25 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
+    public async Task Serve_TextLogs_LinesWrittenDuringARequestCarryItsRequestId()
+    {
+        int port = FreePort();
+        using QuiverProcess quiver = QuiverProcess.Start("serve", "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", "0", "--metrics-port", "0");
+        await quiver.WaitForOutputAsync("listening on", s_timeout);
+
+        // A reload logs "Model iris version … is ready" while the request that asked for it runs.
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using HttpResponseMessage response = await client.PostAsync("/v2/repository/models/iris/load", new StringContent(""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        string requestId = response.Headers.GetValues("X-Request-Id").Single();
+        quiver.Terminate();
+        await quiver.WaitForExitAsync(s_timeout);
+
+        string[] lines = quiver.Output.Split('\n');
+        Assert.Contains(lines, line => line.Contains(requestId, StringComparison.Ordinal) && line.Contains("Model iris version", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Serve_UnknownLogFormat_IsRefused()
     {
         using QuiverProcess quiver = QuiverProcess.Start("serve", "--log-format", "xml");

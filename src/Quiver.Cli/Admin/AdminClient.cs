@@ -24,12 +24,16 @@ public sealed class AdminClient : IDisposable
     private readonly HttpClient _http;
     private readonly string _actor;
 
-    /// <summary>A client for the server at <paramref name="server"/> (a base address ending in '/'), acting as <paramref name="actor"/>.</summary>
-    public AdminClient(Uri server, string actor)
+    /// <summary>
+    /// A client for the server at <paramref name="server"/> (a base address ending in '/'), acting as <paramref name="actor"/>,
+    /// presenting <paramref name="apiKey"/> when given.
+    /// </summary>
+    public AdminClient(Uri server, string actor, string? apiKey = null)
     {
         Server = server;
         _actor = actor;
         _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }) { Timeout = Timeout.InfiniteTimeSpan };
+        ApiKeys.Apply(_http, apiKey);
     }
 
     /// <summary>The server's base address.</summary>

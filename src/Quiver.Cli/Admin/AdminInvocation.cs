@@ -24,7 +24,7 @@ public sealed class AdminInvocation(ParseResult result, AdminOptions options)
     public IAnsiConsole Console => _console ??= AdminConsole.For(Out);
 
     /// <summary>A client for the server of <c>--server</c> / QUIVER_SERVER, acting as the OS user.</summary>
-    public AdminClient OpenClient() => new(ServerAddress.Parse(result.GetValue(options.Server)!), CliActor.Current);
+    public AdminClient OpenClient() => new(ServerAddress.Parse(result.GetValue(options.Server)!), CliActor.Current, result.GetValue(options.ApiKey));
 
     /// <summary>Prints an answer: the server's JSON as is with <c>--json</c>, else what <paramref name="human"/> writes.</summary>
     public void Write<T>(AdminReply<T> reply, Action<T> human)

@@ -14,6 +14,15 @@ public sealed class AdminOptions
         Recursive = true,
     };
 
+    /// <summary><c>--api-key KEY</c>; defaults to QUIVER_API_KEY. Sent as <c>Authorization: Bearer</c> to a server with authentication on.</summary>
+    public Option<string?> ApiKey { get; } = new("--api-key")
+    {
+        Description = $"API key for a server with authentication on (see quiver keys create). Defaults to ${ApiKeys.EnvironmentVariable}.",
+        DefaultValueFactory = _ => ApiKeys.FromEnvironment(),
+        HelpName = "KEY",
+        Recursive = true,
+    };
+
     /// <summary><c>--json</c>: print the server's JSON answer as is.</summary>
     public Option<bool> Json { get; } = new("--json")
     {

@@ -12,13 +12,16 @@ public static class BenchRunner
     public static async Task<RunReport> RunAsync(RunSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
         int maxConcurrency = settings.Concurrency.Max();
-        using var api = new ServerApi(new HttpClient(NewHandler(4)) { Timeout = TimeSpan.FromSeconds(30) }, settings.Url, settings.Model, settings.Version);
+        var apiClient = new HttpClient(NewHandler(4)) { Timeout = TimeSpan.FromSeconds(30) };
+        Admin.ApiKeys.Apply(apiClient, Admin.ApiKeys.FromEnvironment());
+        using var api = new ServerApi(apiClient, settings.Url, settings.Model, settings.Version);
         ServedModelInfo model = await api.DescribeAsync(cancellationToken);
         (IReadOnlyList<InputTensor> inputs, long batch) = InputPlan.Build(model, settings.Shapes, settings.InputData, settings.Seed);
 
         // HTTP/1.1 needs a connection per concurrent request; HTTP/2 multiplexes, opening more connections past
         // the server's stream limit (Kestrel's default is 100 per connection).
         using var loadClient = new HttpClient(NewHandler(maxConcurrency)) { Timeout = TimeSpan.FromSeconds(60) };
+        Admin.ApiKeys.Apply(loadClient, Admin.ApiKeys.FromEnvironment());
         Func<InferenceCall> newCall = CallFactory(settings, api.InferUri, loadClient, inputs);
 
         string? refusal = await newCall().SendAsync(cancellationToken);

@@ -14,6 +14,7 @@ public static class ModelsCommand
         {
             options.Server,
             options.Json,
+            options.ApiKey,
             ModelsPushCommand.Create(options),
             ModelsListCommand.Create(options),
             ModelsShowCommand.Create(options),

@@ -17,6 +17,7 @@ public static class EndpointCommand
         {
             options.Server,
             options.Json,
+            options.ApiKey,
             Set(options),
             Show(options),
             List(options),

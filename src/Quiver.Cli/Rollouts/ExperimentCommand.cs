@@ -14,6 +14,7 @@ public static class ExperimentCommand
         {
             options.Server,
             options.Json,
+            options.ApiKey,
             Status(options),
             Conclude(options),
         };

@@ -14,6 +14,7 @@ public static class RolloutCommand
         {
             options.Server,
             options.Json,
+            options.ApiKey,
             Start(options),
             Status(options),
             List(options),

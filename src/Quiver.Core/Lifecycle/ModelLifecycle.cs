@@ -386,7 +386,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             return new ModelVersionStatus(version.Model, version.Version, ModelState.Failed, e.Message, null);
         }
 
-        return ModelCatalog.LoadVersion(version.Model, version.Version, artifact, resolved, _runtime, _logger);
+        ModelVersionStatus status = ModelCatalog.LoadVersion(version.Model, version.Version, artifact, resolved, _runtime, _logger);
+        if (status.Model?.Drift is { } drift && await _registry.GetDriftBaselineAsync(version.Model, version.Version, cancellationToken) is { } stored)
+        {
+            drift.SetBaseline(Monitoring.Drift.DriftBaseline.Parse(System.Text.Encoding.UTF8.GetBytes(stored), status.Model.DriftFeatures));
+        }
+
+        return status;
     }
 
     // This replica's outcome, and the version's registry state when it was not yet known (a failure elsewhere

@@ -46,6 +46,12 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>Creates or replaces a model's rollout state (JSON, owned by the rollout controller); replicas follow it.</summary>
     Task SetRolloutAsync(string model, string stateJson, CancellationToken cancellationToken = default);
 
+    /// <summary>Stores (or replaces) a version's drift baseline, per-feature samples as JSON; the version must exist.</summary>
+    Task SetDriftBaselineAsync(string model, long version, string featuresJson, string uploadedBy, CancellationToken cancellationToken = default);
+
+    /// <summary>A version's uploaded drift baseline (JSON), or null when none was uploaded.</summary>
+    Task<string?> GetDriftBaselineAsync(string model, long version, CancellationToken cancellationToken = default);
+
     /// <summary>Every model's latest rollout state, by model.</summary>
     Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default);
 

@@ -117,5 +117,15 @@ internal static class PostgresSchema
             ALTER TABLE versions ADD COLUMN derived_from bigint;
             ALTER TABLE versions ADD COLUMN optimization_report text;
             """),
+        new(13, """
+            CREATE TABLE drift_baselines (
+                model text NOT NULL,
+                version bigint NOT NULL,
+                features text NOT NULL,
+                uploaded_at timestamptz NOT NULL,
+                uploaded_by text NOT NULL,
+                PRIMARY KEY (model, version)
+            );
+            """),
     ];
 }

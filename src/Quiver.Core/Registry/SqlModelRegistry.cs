@@ -230,6 +230,24 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         }, cancellationToken);
 
     /// <inheritdoc />
+    public Task SetDriftBaselineAsync(string model, long version, string featuresJson, string uploadedBy, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            await RequireVersionAsync(session, model, version);
+            await session.ExecuteAsync(
+                "INSERT INTO drift_baselines (model, version, features, uploaded_at, uploaded_by) VALUES (@model, @version, @features, @now, @by) " +
+                "ON CONFLICT (model, version) DO UPDATE SET features = excluded.features, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by",
+                ("model", model), ("version", version), ("features", featuresJson), ("now", UtcNow()), ("by", uploadedBy));
+            return 0;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<string?> GetDriftBaselineAsync(string model, long version, CancellationToken cancellationToken = default) =>
+        ReadAsync(async session => (await session.QueryAsync(
+            "SELECT features FROM drift_baselines WHERE model = @model AND version = @version", r => r.GetString(0),
+            ("model", model), ("version", version))).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
     public Task<IReadOnlyDictionary<string, string>> GetRolloutsAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyDictionary<string, string>>(async session => (await session.QueryAsync(
             "SELECT model, state FROM rollouts", r => (r.GetString(0), r.GetString(1)))).ToDictionary(e => e.Item1, e => e.Item2),

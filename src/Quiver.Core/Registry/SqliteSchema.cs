@@ -102,5 +102,15 @@ internal static class SqliteSchema
             ALTER TABLE versions ADD COLUMN derived_from INTEGER;
             ALTER TABLE versions ADD COLUMN optimization_report TEXT;
             """),
+        new(13, """
+            CREATE TABLE drift_baselines (
+                model TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                features TEXT NOT NULL,
+                uploaded_at TEXT NOT NULL,
+                uploaded_by TEXT NOT NULL,
+                PRIMARY KEY (model, version)
+            );
+            """),
     ];
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Monitoring.Drift;
 using Quiver.Core.Tensors;
@@ -11,8 +12,9 @@ namespace Quiver.Server.Rest;
 /// <summary>Drift detection under the management API: a version's drift report, and uploading its baseline.</summary>
 internal static class DriftEndpoints
 {
-    public static void MapDrift(this IEndpointRouteBuilder routes, ModelCatalog catalog, QuiverServerOptions options)
+    public static void MapDrift(this IEndpointRouteBuilder routes, ModelLifecycle lifecycle, QuiverServerOptions options)
     {
+        ModelCatalog catalog = lifecycle.Catalog;
         routes.MapGet("/v2/admin/models/{model}/drift", (HttpContext context, string model, string? version) =>
         {
             if (Watched(context, catalog, model, version, out ServedModel? served, out Task? refusal))
@@ -31,7 +33,11 @@ internal static class DriftEndpoints
             }
 
             using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-            served!.Drift!.SetBaseline(ReadBaseline(body.Memory, served.DriftFeatures, served.Config.SensitiveInputs));
+            Dictionary<string, double[]> baseline = DriftBaseline.Parse(body.Memory, served!.DriftFeatures, served.Config.SensitiveInputs);
+            // Stored first: a baseline the registry did not keep would be lost at the next reload.
+            await lifecycle.Registry.SetDriftBaselineAsync(served.Name, served.Version, JsonSerializer.Serialize(new { features = baseline }),
+                context.Features.Get<Quiver.Core.Security.Principal>()?.Name ?? "api", context.RequestAborted);
+            served.Drift!.SetBaseline(baseline);
             await V2Endpoints.WriteJsonAsync(context, 200, w => WriteReport(w, served, served.Drift.Report()));
         });
     }
@@ -47,52 +53,6 @@ internal static class DriftEndpoints
             _ => null,
         };
         return refusal is null;
-    }
-
-    // {"features": {"input[0]": [0.1, 0.3, ...], ...}}: samples of each feature as the model saw it in training.
-    private static Dictionary<string, double[]> ReadBaseline(ReadOnlyMemory<byte> json, IReadOnlyList<string> known, IReadOnlyList<string> sensitive)
-    {
-        JsonElement root;
-        try
-        {
-            root = JsonDocument.Parse(json).RootElement;
-        }
-        catch (JsonException e)
-        {
-            throw InferenceException.InvalidArgument($"malformed JSON: {e.Message}");
-        }
-
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("features", out JsonElement features) || features.ValueKind != JsonValueKind.Object)
-        {
-            throw InferenceException.InvalidArgument("the baseline must be {\"features\": {\"<input>[<column>]\": [numbers...], ...}}");
-        }
-
-        var baseline = new Dictionary<string, double[]>(StringComparer.Ordinal);
-        foreach (JsonProperty feature in features.EnumerateObject())
-        {
-            if (sensitive.Any(input => feature.Name.StartsWith(input + "[", StringComparison.Ordinal)))
-            {
-                throw InferenceException.InvalidArgument(
-                    $"baseline feature '{feature.Name}' is a column of a sensitive input, which drift watching leaves out so its values are never held; " +
-                    $"its features are: {string.Join(", ", known)}");
-            }
-
-            if (!known.Contains(feature.Name))
-            {
-                throw InferenceException.InvalidArgument(
-                    $"baseline feature '{feature.Name}' is not a column of the model's inputs or outputs; its features are: {string.Join(", ", known)}");
-            }
-
-            if (feature.Value.ValueKind != JsonValueKind.Array || feature.Value.GetArrayLength() < 10 ||
-                feature.Value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.Number))
-            {
-                throw InferenceException.InvalidArgument($"baseline feature '{feature.Name}' must be an array of at least 10 numbers");
-            }
-
-            baseline[feature.Name] = feature.Value.EnumerateArray().Select(v => v.GetDouble()).ToArray();
-        }
-
-        return baseline.Count > 0 ? baseline : throw InferenceException.InvalidArgument("the baseline names no feature");
     }
 
     private static void WriteReport(System.Buffers.IBufferWriter<byte> output, ServedModel model, DriftReport report)

@@ -57,6 +57,21 @@ public sealed class ModelsPushTests : IDisposable
     }
 
     [Fact]
+    public async Task Push_ApiKey_IsSentAsABearerToken_AndNoKeyMeansNoAuthorizationHeader()
+    {
+        await using AdminApiStandIn server = await AdminApiStandIn.StartAsync();
+        string file = _files.Random("model.onnx", 100);
+
+        CliRun withKey = await ModelsCli.ModelsAsync(server, "push", "keyed", file, "--api-key", "qk_abc_secret");
+        CliRun list = await ModelsCli.ModelsAsync(server, "list");
+
+        Assert.True(withKey.ExitCode == 0, withKey.ToString());
+        Assert.Equal("Bearer qk_abc_secret", server.Requests[0].Header("Authorization"));
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Null(server.Requests[1].Header("Authorization"));
+    }
+
+    [Fact]
     public async Task Push_Config_SendsItsJsonCompactAndUrlEncoded()
     {
         await using AdminApiStandIn server = await AdminApiStandIn.StartAsync();

@@ -95,6 +95,21 @@ public abstract class RegistryContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task DriftBaseline_IsStoredPerVersion_ReplacedOnUpload_AndNeedsTheVersion()
+    {
+        IModelRegistry registry = await OpenAsync();
+        await registry.RegisterVersionAsync(Draft("watched"));
+
+        Assert.Null(await registry.GetDriftBaselineAsync("watched", 1));
+        await registry.SetDriftBaselineAsync("watched", 1, """{"features":{"input[0]":[1]}}""", "alice");
+        await registry.SetDriftBaselineAsync("watched", 1, """{"features":{"input[0]":[2]}}""", "bob");
+
+        Assert.Equal("""{"features":{"input[0]":[2]}}""", await registry.GetDriftBaselineAsync("watched", 1));
+        var missing = await Assert.ThrowsAsync<RegistryException>(() => registry.SetDriftBaselineAsync("watched", 9, "{}", "alice"));
+        Assert.Equal(RegistryErrorKind.NotFound, missing.Kind);
+    }
+
+    [SkippableFact]
     public async Task RegisterVersion_DerivedVersion_ReadsBackItsLineageAndReport()
     {
         IModelRegistry registry = await OpenAsync();

@@ -138,6 +138,9 @@ public sealed class SchedulerTests : IDisposable
         Assert.Null(results[0].Error);
         Assert.Equal(ErrorKind.InvalidArgument, results[1].Error!.Kind);
         Assert.Null(results[2].Error);
+        // The two valid requests still shared one execution: the invalid one never joined their batch.
+        StatisticsSnapshot statistics = Model("mlp").Statistics.Snapshot();
+        Assert.Equal((1L, 2L), (statistics.ExecutionCount, statistics.InferenceCount));
     }
 
     [Fact]
@@ -149,20 +152,26 @@ public sealed class SchedulerTests : IDisposable
             .Output("output", TensorElementType.Float, "batch", 1)
             .Initializer("data", new float[] { 10, 20, 30 }, 3)
             .Node("Gather", ["data", "input"], ["output"]);
-        InferenceService service = Serve("gather", gather, """{"max_batch_size": 8}""");
+        // Long enough a delay that the two concurrent requests below form one batch even on a slow machine.
+        InferenceService service = Serve("gather", gather,
+            """{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200000}, "warmup": false}""");
         InferenceRequest Index(long i) => new()
         {
             ModelName = "gather",
             Inputs = [new InferenceTensor("input", DataType.Int64, [1, 1], BitConverter.GetBytes(i))],
         };
 
-        InferResult bad = await service.InferAsync(Index(99), default);
-        InferResult good = await service.InferAsync(Index(2), default);
+        InferResult[] batch = await Task.WhenAll(service.InferAsync(Index(99), default).AsTask(), service.InferAsync(Index(1), default).AsTask());
+        InferResult alone = await service.InferAsync(Index(2), default);
 
-        Assert.NotNull(bad.Error);
-        Assert.NotEqual(ErrorKind.Internal, bad.Error.Kind);
-        Assert.Contains("gather", bad.Error.Message);
-        Assert.Equal([30f], Floats(good));
+        // Both requests were in the failing batch: both get its clear (not internal) error, and nothing else breaks.
+        Assert.All(batch, result =>
+        {
+            Assert.NotNull(result.Error);
+            Assert.NotEqual(ErrorKind.Internal, result.Error.Kind);
+            Assert.Contains("gather", result.Error.Message);
+        });
+        Assert.Equal([30f], Floats(alone));
     }
 
     [Fact]

@@ -283,6 +283,21 @@ public sealed class GrpcEndpointTests(ModelRepositoryFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task FullQueue_IsResourceExhausted_NamingTheLimit()
+    {
+        // "slow" has one instance and max_queue_size 1: of three overlapping calls, one runs, one waits, one is refused.
+        var request = new ModelInferRequest { ModelName = "slow" };
+        request.Inputs.Add(RawInput("x", "FP32", 1));
+        request.RawInputContents.Add(ByteString.CopyFrom(BitConverter.GetBytes(1f)));
+        var deadline = new Dictionary<string, string> { ["grpc-timeout"] = "5S" };
+
+        GrpcResult[] results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => _client.CallAsync("ModelInfer", GrpcTestClient.Frame(request), deadline)));
+
+        GrpcResult refused = Assert.Single(results, r => r.Status == 8);
+        Assert.Contains("max_queue_size", refused.GrpcMessage);
+    }
+
+    [Fact]
     public async Task ModelStreamInfer_AnswersEveryRequestMatchedById_IncludingFailures()
     {
         var bad = new ModelInferRequest { ModelName = "nope", Id = "s-bad" };

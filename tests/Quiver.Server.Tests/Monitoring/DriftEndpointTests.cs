@@ -82,6 +82,23 @@ public sealed class DriftEndpointTests(ModelRepositoryFixture fixture) : IClassF
         Assert.Equal("input[0]", (string?)after["top_drifting"]![0]);
     }
 
+    [Fact]
+    public async Task UploadedBaseline_IsKeptInTheRegistry_AndSurvivesAReload()
+    {
+        await AddWatchedModelAsync("kept");
+        string samples = string.Join(",", Enumerable.Range(0, 200).Select(i => (i / 200.0 + 5).ToString("R", CultureInfo.InvariantCulture)));
+        Assert.Equal(200, (await _server.PostAsync("/v2/admin/models/kept/drift/baseline", $$$"""{"features":{"input[0]":[{{{samples}}}]}}""")).Status);
+
+        // A reload builds a new session and a new drift monitor: the baseline must come back from the registry.
+        Assert.Equal(200, (await _server.PostAsync("/v2/repository/models/kept/load", "")).Status);
+
+        var (_, reloaded) = await _server.GetAsync("/v2/admin/models/kept/drift");
+        Assert.Equal(("uploaded", 200L), ((string?)reloaded!["baseline"], (long)reloaded["baseline_rows"]!));
+        await SendAsync("kept", new Random(6), 0, 5);
+        var (_, after) = await _server.GetAsync("/v2/admin/models/kept/drift");
+        Assert.Equal("drifting", (string?)after!["state"]);
+    }
+
     public static TheoryData<string, string, int, string> BadBaselines => new()
     {
         { "trained2", "{\"features\":", 400, "malformed JSON" },

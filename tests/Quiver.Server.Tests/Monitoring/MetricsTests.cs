@@ -56,14 +56,14 @@ public sealed class MetricsTests(ModelRepositoryFixture fixture) : IClassFixture
             """{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}""")).Status);
         PrometheusText after = await ScrapeAsync();
 
-        Assert.Equal(3, after.Value("nv_inference_request_success", s_mlp1) - before.Value("nv_inference_request_success", s_mlp1));
-        Assert.Equal(1, after.Value("nv_inference_request_failure", s_mlp1) - before.Value("nv_inference_request_failure", s_mlp1));
-        Assert.Equal(6, after.Value("nv_inference_count", s_mlp1) - before.Value("nv_inference_count", s_mlp1));
-        Assert.True(after.Value("nv_inference_compute_infer_duration_us", s_mlp1) > before.Value("nv_inference_compute_infer_duration_us", s_mlp1));
+        Assert.Equal(3, after.Value("nv_inference_request_success", s_mlp1) - before.ValueOrZero("nv_inference_request_success", s_mlp1));
+        Assert.Equal(1, after.Value("nv_inference_request_failure", s_mlp1) - before.ValueOrZero("nv_inference_request_failure", s_mlp1));
+        Assert.Equal(6, after.Value("nv_inference_count", s_mlp1) - before.ValueOrZero("nv_inference_count", s_mlp1));
+        Assert.True(after.Value("nv_inference_compute_infer_duration_us", s_mlp1) > before.ValueOrZero("nv_inference_compute_infer_duration_us", s_mlp1));
         (string, string)[] success = [.. s_mlp1, ("outcome", "success")];
-        Assert.Equal(3, after.Value("quiver_request_duration_seconds_count", success) - before.Value("quiver_request_duration_seconds_count", success));
+        Assert.Equal(3, after.Value("quiver_request_duration_seconds_count", success) - before.ValueOrZero("quiver_request_duration_seconds_count", success));
         Assert.Equal(1, after.Value("quiver_rejected_requests_total", ("model", "mlp"), ("reason", "invalid_argument"))
-            - before.Value("quiver_rejected_requests_total", ("model", "mlp"), ("reason", "invalid_argument")));
+            - before.ValueOrZero("quiver_rejected_requests_total", ("model", "mlp"), ("reason", "invalid_argument")));
         Assert.True(after.Value("quiver_batch_executions_total", [.. s_mlp1, ("batch_size", "2")]) >= 3);
     }
 

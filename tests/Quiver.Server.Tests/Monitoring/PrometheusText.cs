@@ -42,7 +42,17 @@ public sealed class PrometheusText
     public string? TypeOf(string family) => _types.GetValueOrDefault(family);
 
     /// <summary>The value of one series, e.g. Value("nv_inference_count", ("model", "mlp"), ("version", "1")); 0 when absent.</summary>
-    public double Value(string name, params (string Name, string Value)[] labels) =>
+    /// <summary>The sample's value; fails the test when the scrape has no such series (absent is not zero).</summary>
+    public double Value(string name, params (string Name, string Value)[] labels)
+    {
+        string key = Key(name, labels.OrderBy(l => l.Name, StringComparer.Ordinal).ToArray());
+        return _samples.TryGetValue(key, out double value)
+            ? value
+            : throw new Xunit.Sdk.XunitException($"the scrape has no series {key}; it has {string.Join(", ", _samples.Keys.Where(k => k.StartsWith(name, StringComparison.Ordinal)).Take(10))}");
+    }
+
+    /// <summary>The sample's value, or 0 for a series not exported yet (a counter before its first increment).</summary>
+    public double ValueOrZero(string name, params (string Name, string Value)[] labels) =>
         _samples.GetValueOrDefault(Key(name, labels.OrderBy(l => l.Name, StringComparer.Ordinal).ToArray()));
 
     public IEnumerable<(string Name, Dictionary<string, string> Labels, double Value)> Samples() =>
