@@ -112,4 +112,15 @@ public sealed class DriftTests
         DriftReport report = monitor.Report();
         Assert.Equal(["other[0]"], report.Features.Select(f => f.Feature));
     }
+
+    [Fact]
+    public void StoredBaseline_KeepsOnlyTheFeaturesWatchedNow()
+    {
+        // "ssn[0]" was stored before the input was marked sensitive: it is dropped, not held, and loading goes on.
+        Dictionary<string, double[]> baseline = DriftBaseline.ParseStored(
+            """{"features": {"age[0]": [1, 2, 3], "ssn[0]": [4, 5, 6]}}""", ["age[0]"]);
+
+        Assert.Equal(["age[0]"], baseline.Keys);
+        Assert.Equal([1.0, 2.0, 3.0], baseline["age[0]"]);
+    }
 }

@@ -58,4 +58,26 @@ public static class DriftBaseline
 
         return baseline.Count > 0 ? baseline : throw InferenceException.InvalidArgument("the baseline names no feature");
     }
+
+    /// <summary>
+    /// A baseline stored in the registry, kept to the features the model watches now: a column whose input has since been
+    /// marked sensitive (or has gone) is dropped, not held, and does not stop the version from loading.
+    /// </summary>
+    public static Dictionary<string, double[]> ParseStored(string json, IReadOnlyList<string> known)
+    {
+        using JsonDocument document = JsonDocument.Parse(json);
+        var baseline = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        if (document.RootElement.TryGetProperty("features", out JsonElement features) && features.ValueKind == JsonValueKind.Object)
+        {
+            foreach (JsonProperty feature in features.EnumerateObject())
+            {
+                if (known.Contains(feature.Name) && feature.Value.ValueKind == JsonValueKind.Array)
+                {
+                    baseline[feature.Name] = [.. feature.Value.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.Number).Select(v => v.GetDouble())];
+                }
+            }
+        }
+
+        return baseline;
+    }
 }
