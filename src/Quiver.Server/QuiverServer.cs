@@ -104,6 +104,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         // Every log line written during a request carries its trace and span ids (W3C trace context).
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        // ASP.NET Core's own lines at Information are four per request ("Request starting", "Executing endpoint"...):
+        // at tens of thousands of requests a second they cost more than the inference. Its warnings and errors stay.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         if (configureLogging is null && options.JsonLogs)
         {
             builder.Logging.AddJsonConsole(o =>

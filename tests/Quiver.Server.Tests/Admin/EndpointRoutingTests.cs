@@ -48,6 +48,38 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RoutedRequest_Spans_CarryEndpointVariantModelVersionAndBatch()
+    {
+        Assert.Equal(200, (await PutEndpointAsync("traced", """{"variants": [{"name": "only", "model": "scorer", "version": "2", "weight": 100}]}""")).Status);
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == Quiver.Core.Monitoring.QuiverTracing.SourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
+        {
+            Content = new StringContent("""{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[10]}]}"""),
+        };
+        const string traceId = "0af7651916cd43dd8448eb211c80319c";
+        request.Headers.Add("traceparent", $"00-{traceId}-b7ad6b7169203331-01");
+
+        using HttpResponseMessage response = await _server.Client.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode);
+        // Other tests' requests may be traced by this listener too: only this trace's spans count.
+        System.Diagnostics.Activity[] mine = spans.Where(s => s.TraceId.ToHexString() == traceId).ToArray();
+        object? Tag(string span, string key) => Assert.Single(mine, s => s.DisplayName == span).GetTagItem(key);
+        Assert.Equal(("traced", "only", "scorer", "2"), (Tag("route traced", "endpoint"), Tag("route traced", "variant"), Tag("route traced", "model"), Tag("route traced", "version")));
+        Assert.Equal(("scorer", 2L), (Tag("infer scorer", "model"), Tag("infer scorer", "version")));
+        Assert.Equal((1L, 1), (Convert.ToInt64(Tag("execute", "batch.rows")), Convert.ToInt32(Tag("execute", "batch.requests"))));
+        Assert.Contains(mine, s => s.DisplayName == "queue");
+        Assert.Contains(mine, s => s.DisplayName == "encode");
+    }
+
+    [Fact]
     public async Task Endpoint_SplitsByWeight_NamesTheVariant_AndKeepsKeyedUsersOnTheirVariant()
     {
         var (status, created) = await PutEndpointAsync("checkout", """
