@@ -81,7 +81,9 @@ public sealed class PrivacyTests : IDisposable
         QuiverServer server = await QuiverServer.StartAsync(new QuiverServerOptions
         {
             ModelRepository = _repository, HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = data,
-        }, logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new FileLoggerProvider(log)));
+        }, logging => logging.SetMinimumLevel(LogLevel.Trace)
+            .AddFilter("Microsoft", LogLevel.Trace).AddFilter("Microsoft.AspNetCore", LogLevel.Trace) // ASP.NET Core's request lines too
+            .AddProvider(new FileLoggerProvider(log)));
         return TestServer.Wrap(server, data);
     }
 
