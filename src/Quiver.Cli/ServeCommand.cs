@@ -48,6 +48,10 @@ public static class ServeCommand
             Description = "Directory for Quiver's own state: the SQLite registry and the artifact store.",
             DefaultValueFactory = _ => defaults.DataDirectory,
         };
+        var batchOutputRoot = new Option<string?>("--batch-output-root")
+        {
+            Description = "The only folder server-side batch jobs may name as their output location (default: batch/outputs in --data-dir).",
+        };
         var maxRequestBytes = new Option<long>("--max-request-bytes")
         {
             Description = "Largest request body accepted; larger ones get HTTP 413.",
@@ -183,7 +187,7 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
-            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated,
+            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, batchOutputRoot,
             limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
         };
         foreach (Option option in jwtAndMtls)
@@ -203,6 +207,7 @@ public static class ServeCommand
                 TlsCertificatePath = result.GetValue(tlsCert),
                 TlsKeyPath = result.GetValue(tlsKey),
                 DataDirectory = result.GetValue(dataDir)!,
+                BatchOutputRoot = result.GetValue(batchOutputRoot),
                 Registry = result.GetValue(registry),
                 MasterKeyFile = result.GetValue(masterKeyFile),
                 ReplicaName = result.GetValue(replicaName)!,

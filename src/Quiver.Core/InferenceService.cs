@@ -146,7 +146,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         if (endpoint.Experiment is not null)
         {
             id ??= Guid.NewGuid().ToString("N");
-            table.Experiments.Assign(id, request.ModelName, variant.Name, DateTimeOffset.UtcNow);
+            table.Experiments.Assign(id, request.ModelName, variant.Name, table.Time.GetUtcNow());
         }
 
         return response with { ModelName = request.ModelName, Id = id, Parameters = new Parameters(parameters) };

@@ -300,7 +300,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         return server;
     }
 
-    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>.
+    // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>, or where
+    // the job asks under the batch output root.
     private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service, Pseudonymizer pseudonymizer)
     {
         string root = Path.Combine(options.DataDirectory, "batch");
@@ -313,7 +314,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
                 BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
                 new ScheduledEngine(service, served),
                 SensitiveValues.For(served.Config, pseudonymizer));
-        });
+        }, outputRoot: options.BatchOutputRoot ?? Path.Combine(root, "outputs"));
         jobs.Start();
         return jobs;
     }
@@ -430,12 +431,15 @@ public sealed partial class QuiverServer : IAsyncDisposable
             Func<MasterKey?> loadKey = options.MasterKeyFile is { } keyFile
                 ? () => MasterKey.FromFile(keyFile)
                 : () => Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 } ? MasterKey.FromEnvironment() : null;
-            var vault = new ArtifactVault(Path.Combine(options.DataDirectory, "artifacts"), loadKey, registry as IArtifactBlobStore);
+            Func<MasterKey?>? loadPendingKey = options.MasterKeyFile is { } rotatedFile
+                ? () => File.Exists(MasterKey.PendingPathFor(rotatedFile)) ? MasterKey.FromFile(MasterKey.PendingPathFor(rotatedFile)) : null
+                : null;
+            var vault = new ArtifactVault(Path.Combine(options.DataDirectory, "artifacts"), loadKey, registry as IArtifactBlobStore, loadPendingKey);
             var catalog = new ModelCatalog();
             ModelPublisher publisher = new(registry, vault, runtime);
             RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);
             var lifecycle = new ModelLifecycle(registry, vault, catalog, runtime, importer,
-                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval),
+                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval) { Time = options.Time },
                 loggerFactory.CreateLogger("Quiver.Models"));
             await lifecycle.StartAsync(cancellationToken);
             return lifecycle;

@@ -37,6 +37,9 @@ public sealed record QuiverServerOptions
     /// <summary>How often drift states are checked for the webhook. Defaults to 10 s.</summary>
     public TimeSpan DriftCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The clock experiment requests are remembered by, for their feedback. Defaults to the system's; tests pass a fake.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>How often the canary controller checks the rollouts this server owns. Defaults to 1 s.</summary>
     public TimeSpan RolloutCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -89,6 +92,12 @@ public sealed record QuiverServerOptions
 
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
+
+    /// <summary>
+    /// The only folder under which a server-side batch job may be given its own output location. Defaults to
+    /// DATA_DIR/batch/outputs: not the data directory itself, whose registry and keys a job must never overwrite.
+    /// </summary>
+    public string? BatchOutputRoot { get; init; }
 
     /// <summary>The largest request body accepted, in bytes; larger ones get 413. Defaults to 64 MiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;

@@ -77,6 +77,84 @@ public sealed class KeysCommandTests : IDisposable
         Assert.Equal(before.WrappedDataKey, (await ReadVersionAsync()).WrappedDataKey);
     }
 
+    [Fact]
+    public async Task Rotate_CutShortAfterRewrapping_IsFinishedByRunningItAgain()
+    {
+        MasterKey oldKey = MasterKey.Generate();
+        oldKey.Save(KeyFile);
+        await PushEncryptedAsync(oldKey);
+
+        // What a rotation killed after re-wrapping leaves: the pending key, the data keys under it, the old key file.
+        MasterKey pending = MasterKey.Generate();
+        pending.Save(MasterKey.PendingPathFor(KeyFile));
+        await using (IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(DataDirectory, ModelRegistry.DefaultFileName)))
+        {
+            Assert.Equal(1, await MasterKeyRotation.RotateAsync(registry, oldKey, pending, default));
+        }
+
+        using (QuiverProcess other = QuiverProcess.Start("keys", "rotate", "--master-key-file", KeyFile, "--data-dir", DataDirectory,
+            "--new-key-file", SaveNewKey("other.key")))
+        {
+            Assert.Equal(1, await other.WaitForExitAsync(s_timeout));
+            Assert.Contains($"a rotation to key {pending.KeyId} was cut short", other.Error);
+        }
+
+        using QuiverProcess rerun = QuiverProcess.Start("keys", "rotate", "--master-key-file", KeyFile, "--data-dir", DataDirectory);
+        Assert.True(await rerun.WaitForExitAsync(s_timeout) == 0, rerun.Error);
+        Assert.Equal(pending.KeyId, MasterKey.FromFile(KeyFile).KeyId);
+        Assert.False(File.Exists(MasterKey.PendingPathFor(KeyFile)));
+        Assert.Equal(pending.KeyId, (await ReadVersionAsync()).KeyId);
+    }
+
+    [Fact]
+    public async Task Rotate_ToAGivenKeyFile_KeepsItPendingBesideTheKeyFileUntilDone_AndLeavesTheGivenFile()
+    {
+        MasterKey oldKey = MasterKey.Generate();
+        oldKey.Save(KeyFile);
+        await PushEncryptedAsync(oldKey);
+        string given = SaveNewKey("given.key");
+
+        using QuiverProcess rotate = QuiverProcess.Start("keys", "rotate", "--master-key-file", KeyFile, "--data-dir", DataDirectory, "--new-key-file", given);
+
+        Assert.True(await rotate.WaitForExitAsync(s_timeout) == 0, rotate.Error);
+        Assert.Equal(MasterKey.FromFile(given).KeyId, MasterKey.FromFile(KeyFile).KeyId);
+        Assert.Equal(MasterKey.FromFile(given).KeyId, (await ReadVersionAsync()).KeyId);
+        Assert.True(File.Exists(given));
+        Assert.False(File.Exists(MasterKey.PendingPathFor(KeyFile)));
+    }
+
+    [Fact]
+    public async Task Rotate_KeyFromTheEnvironment_IsRefusedSayingHowToMoveItToAKeyFile()
+    {
+        MasterKey key = MasterKey.Generate();
+        await PushEncryptedAsync(key);
+
+        using QuiverProcess rotate = QuiverProcess.StartWithEnvironment(
+            new Dictionary<string, string> { [MasterKey.DefaultEnvironmentVariable] = key.ToBase64() }, "keys", "rotate", "--data-dir", DataDirectory);
+
+        Assert.Equal(1, await rotate.WaitForExitAsync(s_timeout));
+        Assert.Contains("the master key comes from QUIVER_MASTER_KEY, which a running server reads only at start", rotate.Error);
+        Assert.Contains("quiver keys rotate --master-key-file master.key", rotate.Error);
+        Assert.Equal(key.KeyId, (await ReadVersionAsync()).KeyId);
+    }
+
+    [Fact]
+    public async Task Rotate_WithoutAKeyFile_SaysWhichOptionIsMissing()
+    {
+        using QuiverProcess rotate = QuiverProcess.StartWithEnvironment(
+            new Dictionary<string, string> { [MasterKey.DefaultEnvironmentVariable] = "" }, "keys", "rotate", "--data-dir", DataDirectory);
+
+        Assert.Equal(1, await rotate.WaitForExitAsync(s_timeout));
+        Assert.Contains("--master-key-file is required", rotate.Error);
+    }
+
+    private string SaveNewKey(string name)
+    {
+        string path = Path.Combine(_folder, name);
+        MasterKey.Generate().Save(path);
+        return path;
+    }
+
     private async Task<RegisteredVersion> PushEncryptedAsync(MasterKey key)
     {
         await using IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(DataDirectory, ModelRegistry.DefaultFileName));

@@ -74,6 +74,9 @@ internal sealed class QuiverProcess : IDisposable
         return new QuiverProcess(Process.Start(info)!);
     }
 
+    /// <summary>The operating system's process id, e.g. for reading /proc/ID.</summary>
+    public int Id => _process.Id;
+
     /// <summary>Whether the process has ended (exited or crashed).</summary>
     public bool HasExited => _process.HasExited;
 

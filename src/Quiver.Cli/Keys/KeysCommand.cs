@@ -40,42 +40,43 @@ public static class KeysCommand
     private static Command Rotate()
     {
         var defaults = new QuiverServerOptions();
-        var keyFile = new Option<string>("--master-key-file")
+        var keyFile = new Option<string?>("--master-key-file")
         {
             Description = "The current key file, as given to quiver serve; it is replaced by the new key when every data key is re-wrapped.",
-            Required = true,
         };
         var newKeyFile = new Option<string?>("--new-key-file")
         {
-            Description = "The new key (default: a new random key, kept in <master-key-file>.new until the rotation completes).",
+            Description = "The new key (default: a new random key). Either way it is kept in <master-key-file>.new until the rotation completes.",
         };
         var dataDir = new Option<string>("--data-dir") { Description = "The server's data directory.", DefaultValueFactory = _ => defaults.DataDirectory };
         var registry = new Option<string?>("--registry") { Description = "The registry, as given to quiver serve (default: registry.db in --data-dir)." };
         var command = new Command("rotate",
             "Re-wrap every artifact's data key under a new master key, without re-encrypting artifacts; running servers keep serving " +
-            "and read the new key from the replaced key file when they next load a version.")
+            "and loading throughout (they read the pending <master-key-file>.new, then the replaced key file).")
         {
             keyFile, newKeyFile, dataDir, registry,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            string current = result.GetValue(keyFile)!;
-            string pending = result.GetValue(newKeyFile) ?? current + ".new";
+            if (result.GetValue(keyFile) is not { } current)
+            {
+                await Console.Error.WriteLineAsync(MissingKeyFileMessage());
+                return 1;
+            }
+
+            string pending = MasterKey.PendingPathFor(current);
             try
             {
                 MasterKey oldKey = MasterKey.FromFile(current);
-
-                // A rotation cut short left its new key here; reusing it lets the rerun finish the same rotation.
-                MasterKey newKey = File.Exists(pending) ? MasterKey.FromFile(pending) : SaveNew(pending);
+                MasterKey newKey = PendingKey(pending, result.GetValue(newKeyFile));
                 await using IModelRegistry opened = await ModelRegistry.OpenAsync(
                     result.GetValue(registry) ?? Path.Combine(result.GetValue(dataDir)!, ModelRegistry.DefaultFileName), cancellationToken);
                 int changed = await MasterKeyRotation.RotateAsync(opened, oldKey, newKey, cancellationToken);
                 newKey.Save(current);
-                if (result.GetValue(newKeyFile) is null)
-                {
-                    File.Delete(pending);
-                }
 
+                // A push served while the data keys were re-wrapped may have used the old key: move it too.
+                changed += await MasterKeyRotation.RotateAsync(opened, oldKey, newKey, cancellationToken);
+                File.Delete(pending);
                 Console.WriteLine($"Re-wrapped {changed} data key(s) under key {newKey.KeyId}; {current} now holds the new key.");
                 return 0;
             }
@@ -87,6 +88,36 @@ public static class KeysCommand
         });
         return command;
     }
+
+    // The key the rotation moves to, saved as <key-file>.new before any data key is re-wrapped: running servers open
+    // re-wrapped versions with it until the key file is replaced, and a rotation cut short is finished with it.
+    private static MasterKey PendingKey(string pending, string? given)
+    {
+        MasterKey? cutShort = File.Exists(pending) ? MasterKey.FromFile(pending) : null;
+        MasterKey newKey = given is not null ? MasterKey.FromFile(given) : cutShort ?? MasterKey.Generate();
+        if (cutShort is null)
+        {
+            newKey.Save(pending);
+        }
+        else if (cutShort.KeyId != newKey.KeyId)
+        {
+            throw new IOException(
+                $"a rotation to key {cutShort.KeyId} was cut short and some data keys may be wrapped by it ({pending}); " +
+                "finish it first by running the same command without --new-key-file.");
+        }
+
+        return newKey;
+    }
+
+    // A key in an environment variable cannot change under a running server, so rotating it in place is refused.
+    private static string MissingKeyFileMessage() =>
+        Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 }
+            ? $"error: the master key comes from {MasterKey.DefaultEnvironmentVariable}, which a running server reads only at start, so it " +
+              "cannot be rotated while serving. Move it to a key file first: " +
+              $"(umask 077; printf '%s' \"${MasterKey.DefaultEnvironmentVariable}\" > master.key), restart the servers with " +
+              $"--master-key-file master.key (and {MasterKey.DefaultEnvironmentVariable} unset), then run " +
+              "quiver keys rotate --master-key-file master.key."
+            : "error: --master-key-file is required: the key file the servers are started with (quiver serve --master-key-file).";
 
     private static MasterKey SaveNew(string path)
     {

@@ -16,8 +16,17 @@ public sealed record BatchJobSpec
     /// <summary>The input file, a path on the server.</summary>
     public required string Input { get; init; }
 
-    /// <summary>The output format: jsonl (default) or csv.</summary>
+    /// <summary>The output format: jsonl or csv; defaults to the output's extension, else jsonl.</summary>
     public string? OutputFormat { get; init; }
+
+    /// <summary>
+    /// The output file, a path on the server under the allowed output root; null for ROOT/ID/output.jsonl. Its error
+    /// file and checkpoint go beside it (OUTPUT.errors.jsonl, OUTPUT.checkpoint.json).
+    /// </summary>
+    public string? Output { get; init; }
+
+    /// <summary>Replace an existing <see cref="Output"/>; without it, an existing one is refused.</summary>
+    public bool Overwrite { get; init; }
 
     public string? InputFormat { get; init; }
 
@@ -61,6 +70,9 @@ public sealed record BatchJob
     public long BytesDone { get; init; }
 
     public long BytesTotal { get; init; }
+
+    /// <summary>The input row the last (re)start resumed from, after a server restart; null when it ran from the start.</summary>
+    public long? ResumedAtRow { get; init; }
 
     public required string OutputPath { get; init; }
 
@@ -122,6 +134,7 @@ public sealed class BatchJobManager : IAsyncDisposable
     private readonly Func<BatchJobSpec, ResolvedBatchModel> _resolve;
     private readonly string _root;
     private readonly TimeProvider _time;
+    private readonly OutputLocation _outputs;
     private readonly ConcurrentDictionary<string, BatchJob> _jobs = new();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _cancels = new();
     private readonly BlockingCollection<string> _queue = new();
@@ -133,12 +146,15 @@ public sealed class BatchJobManager : IAsyncDisposable
     /// <param name="root">The folder for each job's output, error file and checkpoint (ROOT/ID/…).</param>
     /// <param name="resolve">Finds the served model a spec names; throws <see cref="BatchException"/> when it cannot.</param>
     /// <param name="time">The clock for timestamps and checkpoint intervals.</param>
-    public BatchJobManager(IBatchJobStore store, string root, Func<BatchJobSpec, ResolvedBatchModel> resolve, TimeProvider? time = null)
+    /// <param name="outputRoot">The only folder a job's own output location may be under; defaults to <paramref name="root"/>.</param>
+    public BatchJobManager(IBatchJobStore store, string root, Func<BatchJobSpec, ResolvedBatchModel> resolve, TimeProvider? time = null,
+        string? outputRoot = null)
     {
         _store = store;
         _root = root;
         _resolve = resolve;
         _time = time ?? TimeProvider.System;
+        _outputs = new OutputLocation(outputRoot ?? root);
     }
 
     /// <summary>Time between a running job's checkpoints. Defaults to 5 s.</summary>
@@ -186,8 +202,23 @@ public sealed class BatchJobManager : IAsyncDisposable
         }
 
         string id = Guid.NewGuid().ToString("N")[..12];
-        string extension = BatchFormats.ParseOutput(spec.OutputFormat ?? "jsonl") == OutputFormat.Csv ? "csv" : "jsonl";
-        string output = Path.Combine(_root, id, "output." + extension);
+        string output;
+        if (spec.Output is { } requested)
+        {
+            output = _outputs.Check(requested, spec.Overwrite);
+            if (_jobs.Values.FirstOrDefault(j => j.Active && j.OutputPath == output) is { } other)
+            {
+                throw new BatchException(BatchErrorKind.Output, $"output '{requested}' is the output of job '{other.Id}', which is still {other.State.ToString().ToLowerInvariant()}.");
+            }
+
+            spec = spec with { Output = output };
+        }
+        else
+        {
+            string extension = BatchFormats.ParseOutput(spec.OutputFormat ?? "jsonl") == OutputFormat.Csv ? "csv" : "jsonl";
+            output = Path.Combine(_root, id, "output." + extension);
+        }
+
         var job = new BatchJob
         {
             Id = id,
@@ -266,7 +297,10 @@ public sealed class BatchJobManager : IAsyncDisposable
             ResolvedBatchModel resolved = _resolve(job.Spec);
             bool resume = job.State == BatchJobState.Running;
             job = Update(job.Id, j => j with { State = BatchJobState.Running, ModelVersion = resolved.Model.Display });
-            var runner = new BatchRunner(Options(job, resolved.Engine, resume) with { Privacy = resolved.Privacy }, resolved.Model, resolved.Engine, _time);
+            var runner = new BatchRunner(Options(job, resolved.Engine, resume) with { Privacy = resolved.Privacy }, resolved.Model, resolved.Engine, _time)
+            {
+                Resumed = at => Update(job.Id, j => j with { ResumedAtRow = at }),
+            };
             long lastSave = 0;
             BatchResult result = runner.Run(progress =>
             {
@@ -324,7 +358,7 @@ public sealed class BatchJobManager : IAsyncDisposable
             InputFormat = spec.InputFormat is { } input
                 ? BatchFormats.ParseInput(input) ?? throw new BatchException(BatchErrorKind.Usage, $"input_format '{input}' is not csv, jsonl or npy.")
                 : null,
-            OutputFormat = BatchFormats.ParseOutput(spec.OutputFormat ?? "jsonl")
+            OutputFormat = spec.OutputFormat is null ? BatchFormats.OutputFromPath(job.OutputPath) : BatchFormats.ParseOutput(spec.OutputFormat)
                 ?? throw new BatchException(BatchErrorKind.Usage, $"output_format '{spec.OutputFormat}' is not jsonl or csv."),
             Delimiter = spec.Delimiter is { Length: 1 } d ? d[0] : spec.Delimiter is null ? null
                 : throw new BatchException(BatchErrorKind.Usage, "delimiter must be one character."),

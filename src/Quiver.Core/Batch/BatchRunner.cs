@@ -21,6 +21,9 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
+    /// <summary>Told the input row a resumed run continues from, before it reads a row.</summary>
+    public Action<long>? Resumed { get; init; }
+
     /// <summary>Runs the job to the end of its input (or its shard). Throws <see cref="BatchException"/> when it cannot.</summary>
     public BatchResult Run(Action<BatchProgress>? progress, CancellationToken cancellationToken)
     {
@@ -78,6 +81,8 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             {
                 return Result(resumed, 0, _time.GetElapsedTime(started), resumed.NextRow) with { AlreadyCompleted = true };
             }
+
+            Resumed?.Invoke(resumed.NextRow);
         }
 
         var (outputFile, errorsFile) = OpenOutputs(resumed, checkpointPath);

@@ -12,7 +12,11 @@ namespace Quiver.Core.Lifecycle;
 /// <param name="Replica">This server's name in per-replica states.</param>
 /// <param name="RegistryPollInterval">How often the registry's revision is polled (PostgreSQL also notifies at once).</param>
 /// <param name="RepositoryPollInterval">How often the repository folder is scanned for new versions; zero turns it off.</param>
-public sealed record LifecycleSettings(string Replica, TimeSpan RegistryPollInterval, TimeSpan RepositoryPollInterval);
+public sealed record LifecycleSettings(string Replica, TimeSpan RegistryPollInterval, TimeSpan RepositoryPollInterval)
+{
+    /// <summary>The clock of the endpoints' experiment ledger. Defaults to the system's.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
 
 /// <summary>
 /// Makes this server serve what the registry says: the versions each model's version policy picks plus every alias
@@ -40,6 +44,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     public ModelLifecycle(IModelRegistry registry, ArtifactVault vault, ModelCatalog catalog, OnnxRuntime runtime,
         RepositoryImporter? importer, LifecycleSettings settings, ILogger logger)
     {
+        Endpoints = new Routing.EndpointTable(settings.Time);
         _registry = registry;
         _vault = vault;
         _runtime = runtime;
@@ -60,7 +65,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     public ModelPublisher Publisher { get; }
 
     /// <summary>The endpoints this server routes, as the registry defines them.</summary>
-    public Routing.EndpointTable Endpoints { get; } = new();
+    public Routing.EndpointTable Endpoints { get; }
 
     /// <summary>This server's replica name.</summary>
     public string Replica => _settings.Replica;
@@ -68,6 +73,12 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     /// <summary>Imports the repository, loads what the registry says, then follows both in the background.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Before anything is pushed: the temporary files of an upload a crash cut short are nobody's.
+        if (_vault.RemoveAbandonedUploads() is > 0 and int removed)
+        {
+            Log.AbandonedUploadsRemoved(_logger, removed, _vault.Root);
+        }
+
         long revision = await _registry.GetRevisionAsync(cancellationToken);
         if (_importer is not null)
         {
@@ -531,5 +542,8 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
 
         [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Scanning the model repository failed: {Error}")]
         public static partial void RepositoryScanFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Removed {Count} temporary file(s) of uploads cut short by a crash from {Folder}")]
+        public static partial void AbandonedUploadsRemoved(ILogger logger, int count, string folder);
     }
 }

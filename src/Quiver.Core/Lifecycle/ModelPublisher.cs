@@ -63,17 +63,33 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
             RegistryNames.RequireAliasName(request.Alias);
         }
 
-        CheckConfiguration(request.Bundle);
+        WarmupSample? warmup = CheckConfiguration(request.Bundle);
         await CheckLineageAsync(request, cancellationToken);
-        StoredArtifact stored = await vault.PutAsync(content, cancellationToken);
+
+        // One push at a time from storing to registering: a file no version records is then one a crash left (its data
+        // key died with the push), never one another push is about to record, and the put may replace it.
+        await vault.Publishing.WaitAsync(cancellationToken);
+        try
+        {
+            return await StoreAndRegisterAsync(content, request, warmup, cancellationToken);
+        }
+        finally
+        {
+            vault.Publishing.Release();
+        }
+    }
+
+    private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, WarmupSample? warmup, CancellationToken cancellationToken)
+    {
+        StoredArtifact stored = await vault.PutAsync(content, IsUnrecordedAsync, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
         {
-            // Already stored: its data key is the one recorded beside the version that stored it.
+            // Already stored: its data key is the one recorded beside the version that stored it. The put replaces a file
+            // none records, so this fails only when another process changed the registry meanwhile.
             wrappedKey = (await registry.FindArtifactAsync(stored.Sha256, cancellationToken))?.WrappedDataKey
                 ?? throw RegistryException.Conflict(
-                    $"artifact {stored.Sha256} is on disk but no version records its key (an interrupted push); delete " +
-                    $"{Path.Combine(vault.Root, stored.Sha256[..2], stored.Sha256)} and push again.");
+                    $"artifact {stored.Sha256} is on disk but no version records its key any more; push again.");
         }
 
         RegisteredVersion registered;
@@ -95,7 +111,11 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
             ModelSignature signature;
             try
             {
-                signature = ModelSignature.Of(model, runtime);
+                signature = ModelSignature.Of(model, runtime, warmup);
+            }
+            catch (WarmupSampleMismatchException e)
+            {
+                throw RegistryException.Invalid(e.Message);
             }
             catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException)
             {
@@ -110,7 +130,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                     $"{string.Join("; ", changes)}. Push with force to register it anyway.");
             }
 
-            await vault.ShareAsync(stored.Sha256, stored.Encrypted, cancellationToken);
+            await vault.ShareAsync(stored.Sha256, stored.Encrypted, stored.ReplacedUnrecorded, cancellationToken);
             registered = await registry.RegisterVersionAsync(new VersionDraft
             {
                 Model = request.Model,
@@ -146,6 +166,9 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         return new PushResult(registered, stored.AlreadyStored, Existing: false, changes);
     }
 
+    private async Task<bool> IsUnrecordedAsync(string sha256, CancellationToken cancellationToken) =>
+        await registry.FindArtifactAsync(sha256, cancellationToken) is null;
+
     private async Task CheckLineageAsync(PushRequest request, CancellationToken cancellationToken)
     {
         if (request.DerivedFrom is long parent && await registry.GetVersionAsync(request.Model, parent, cancellationToken) is null)
@@ -172,11 +195,12 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
     }
 
-    private static void CheckConfiguration(ModelBundle bundle)
+    // The configuration must resolve; its warm-up sample, if any, is checked against the model once it is read.
+    private static WarmupSample? CheckConfiguration(ModelBundle bundle)
     {
         try
         {
-            bundle.Resolve();
+            return bundle.Resolve().Config.WarmupSample;
         }
         catch (ModelConfigException e)
         {

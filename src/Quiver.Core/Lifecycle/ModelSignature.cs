@@ -9,9 +9,22 @@ namespace Quiver.Core.Lifecycle;
 public sealed record ModelSignature(IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs)
 {
     /// <summary>Reads the signature ONNX Runtime reports for a model. Throws <see cref="OnnxRuntimeException"/> when it cannot load it.</summary>
-    public static ModelSignature Of(byte[] model, OnnxRuntime runtime)
+    /// <param name="model">The ONNX model.</param>
+    /// <param name="runtime">The ONNX Runtime that reads it.</param>
+    /// <param name="warmup">A configured warm-up sample to check against the model's inputs, so a push refuses one that would fail every load.</param>
+    /// <exception cref="WarmupSampleMismatchException">The warm-up sample does not fit the model's inputs.</exception>
+    public static ModelSignature Of(byte[] model, OnnxRuntime runtime, WarmupSample? warmup = null)
     {
         using InferenceSession session = InferenceSession.FromBytes(model, new SessionSettings { IntraOpThreads = 1 }, runtime);
+        try
+        {
+            warmup?.ToTensors(session.Inputs);
+        }
+        catch (ModelConfigException e)
+        {
+            throw new WarmupSampleMismatchException(e.Message);
+        }
+
         return new ModelSignature(ServedModel.ToSpecs(session.Inputs, "input"), ServedModel.ToSpecs(session.Outputs, "output"));
     }
 
@@ -95,3 +108,6 @@ public sealed record ModelSignature(IReadOnlyList<TensorSpec> Inputs, IReadOnlyL
         [property: System.Text.Json.Serialization.JsonPropertyName("datatype")] string Datatype,
         [property: System.Text.Json.Serialization.JsonPropertyName("shape")] long[] Shape);
 }
+
+/// <summary>A configured warm-up sample that does not fit the model's inputs; the message says what and what was expected.</summary>
+public sealed class WarmupSampleMismatchException(string message) : Exception(message);

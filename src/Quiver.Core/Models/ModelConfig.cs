@@ -57,10 +57,16 @@ public sealed record ModelConfig
     public bool ResponseCache { get; init; }
 
     /// <summary>
-    /// Whether each instance runs one request of zeros (dynamic dimensions 1) before the version serves, so the
-    /// first client does not pay for ONNX Runtime's first-run allocations. Defaults to true.
+    /// Whether each instance runs one request before the version serves (zeros with dynamic dimensions 1, or
+    /// <see cref="WarmupSample"/>), so the first client does not pay for ONNX Runtime's first-run allocations. Defaults to true.
     /// </summary>
     public bool Warmup { get; init; } = true;
+
+    /// <summary>
+    /// The inputs the warm-up run uses instead of zeros (config.json's <c>"warmup": {"inputs": {...}}</c>), checked
+    /// against the model's inputs when it loads; null (the default) runs zeros.
+    /// </summary>
+    public WarmupSample? WarmupSample { get; init; }
 
     /// <summary>Drift watching of inputs and outputs; null (the default) watches nothing.</summary>
     public Monitoring.Drift.DriftConfig? Drift { get; init; }
@@ -179,11 +185,15 @@ public sealed record ModelConfig
                 case "warmup":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                     {
-                        config = config with { Warmup = property.Value.GetBoolean() };
+                        config = config with { Warmup = property.Value.GetBoolean(), WarmupSample = null };
+                    }
+                    else if (property.Value.ValueKind == JsonValueKind.Object)
+                    {
+                        config = config with { Warmup = true, WarmupSample = WarmupSample.Parse(property.Value, errors) };
                     }
                     else
                     {
-                        errors.Add("'warmup' must be true or false");
+                        errors.Add("'warmup' must be true, false or a sample such as {\"inputs\": {\"input\": [[0.5, 1.5]]}}");
                     }
 
                     break;

@@ -85,7 +85,7 @@ public sealed class ServedModel : IDisposable
             TensorSpec[] modelOutputs = ToSpecs(sessions[0].Outputs, "output");
             if (config.Warmup)
             {
-                WarmUp(sessions);
+                WarmUp(sessions, config.WarmupSample);
             }
 
             Dictionary<string, TritonTensorConfig> reshapes = (triton?.Inputs ?? []).Concat(triton?.Outputs ?? [])
@@ -263,30 +263,37 @@ public sealed class ServedModel : IDisposable
         return config.IntraOpThreads > 0 ? Math.Min(config.IntraOpThreads, share) : share;
     }
 
-    // One run of zeros per instance, dynamic dimensions set to 1: ONNX Runtime allocates and plans on the first run.
-    private static void WarmUp(InferenceSession[] sessions)
+    // One run per instance, of the configured sample or else of zeros with dynamic dimensions set to 1: ONNX Runtime
+    // allocates and plans on the first run.
+    private static void WarmUp(InferenceSession[] sessions, WarmupSample? sample)
     {
-        NamedTensor[] inputs = sessions[0].Inputs.Select(info =>
-        {
-            long[] shape = Array.ConvertAll(info.Shape, d => d < 0 ? 1 : d);
-            long count = Shapes.ElementCount(shape);
-            TensorValue value = info.ElementType == TensorElementType.String
-                ? TensorValue.FromStrings(shape, Enumerable.Repeat(Array.Empty<byte>(), (int)count).ToArray())
-                : TensorValue.FromBytes(info.ElementType, shape, new byte[count * ElementTypes.SizeOf(info.ElementType)]);
-            return new NamedTensor(info.Name, value);
-        }).ToArray();
+        NamedTensor[] inputs = sample?.ToTensors(sessions[0].Inputs) ?? Zeros(sessions[0].Inputs);
         foreach (InferenceSession session in sessions)
         {
             try
             {
                 session.Run(inputs);
             }
+            catch (OnnxRuntimeException e) when (sample is null)
+            {
+                throw new ModelConfigException($"the warm-up run (zeros, dynamic dimensions 1) failed: {e.Message}. Set \"warmup\": false in config.json if the model cannot take such input, or give a sample as \"warmup\": {{\"inputs\": {{...}}}}.");
+            }
             catch (OnnxRuntimeException e)
             {
-                throw new ModelConfigException($"the warm-up run (zeros, dynamic dimensions 1) failed: {e.Message}. Set \"warmup\": false in config.json if the model cannot take such input.");
+                throw new ModelConfigException($"the warm-up run of the sample in config.json's \"warmup\" failed: {e.Message}");
             }
         }
     }
+
+    private static NamedTensor[] Zeros(IReadOnlyList<TensorInfo> modelInputs) => modelInputs.Select(info =>
+    {
+        long[] shape = Array.ConvertAll(info.Shape, d => d < 0 ? 1 : d);
+        long count = Shapes.ElementCount(shape);
+        TensorValue value = info.ElementType == TensorElementType.String
+            ? TensorValue.FromStrings(shape, Enumerable.Repeat(Array.Empty<byte>(), (int)count).ToArray())
+            : TensorValue.FromBytes(info.ElementType, shape, new byte[count * ElementTypes.SizeOf(info.ElementType)]);
+        return new NamedTensor(info.Name, value);
+    }).ToArray();
 
     private static void RequireGpuIfAsked(ModelConfig config, InferenceSession session, OnnxRuntime runtime)
     {

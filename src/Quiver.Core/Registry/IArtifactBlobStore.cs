@@ -14,6 +14,12 @@ public interface IArtifactBlobStore
     /// </summary>
     Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted = false, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores the bytes of an artifact file in place of any copy already stored: for an encrypted file that no version
+    /// records (a push crashed before registering it), whose stored copy nothing could ever open.
+    /// </summary>
+    Task ReplaceArtifactAsync(string sha256, Stream content, bool encrypted, CancellationToken cancellationToken = default);
+
     /// <summary>A read-only stream over the stored bytes, fetched a chunk at a time; null when not stored.</summary>
     Task<Stream?> OpenArtifactAsync(string sha256, CancellationToken cancellationToken = default);
 }

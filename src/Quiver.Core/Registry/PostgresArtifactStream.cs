@@ -4,7 +4,8 @@ namespace Quiver.Core.Registry;
 
 /// <summary>
 /// Reads a stored artifact forward, one chunk row per query, so a multi-gigabyte model never sits in memory whole.
-/// Stored artifacts never change, so chunks read by separate queries belong together.
+/// Stored artifacts change only when replaced while no version records them (so none is being read): chunks read by
+/// separate queries belong together.
 /// </summary>
 internal sealed class PostgresArtifactStream(
     NpgsqlDataSource dataSource, string sha256, long length, int chunkCount, Func<Exception, RegistryException?> translate) : Stream

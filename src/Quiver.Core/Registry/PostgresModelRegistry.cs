@@ -138,7 +138,14 @@ public sealed class PostgresModelRegistry : SqlModelRegistry, IArtifactBlobStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted = false, CancellationToken cancellationToken = default)
+    public Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted = false, CancellationToken cancellationToken = default) =>
+        StoreArtifactAsync(sha256, content, encrypted, replace: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task ReplaceArtifactAsync(string sha256, Stream content, bool encrypted, CancellationToken cancellationToken = default) =>
+        StoreArtifactAsync(sha256, content, encrypted, replace: true, cancellationToken);
+
+    private async Task<bool> StoreArtifactAsync(string sha256, Stream content, bool encrypted, bool replace, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         string expected = RegistryNames.NormalizeSha256(sha256);
@@ -148,6 +155,12 @@ public sealed class PostgresModelRegistry : SqlModelRegistry, IArtifactBlobStore
             await using DbConnection connection = await OpenConnectionAsync(cancellationToken);
             await using DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken);
             var session = new SqlSession(connection, transaction, cancellationToken);
+            if (replace)
+            {
+                // In the same transaction: readers see the old copy or the new one, never none.
+                await session.ExecuteAsync("DELETE FROM artifact_chunks WHERE sha256 = @sha256", ("sha256", expected));
+                await session.ExecuteAsync("DELETE FROM artifacts WHERE sha256 = @sha256", ("sha256", expected));
+            }
 
             // The artifacts row goes first: a concurrent store of the same bytes waits on it and then finds it there.
             int claimed = await session.ExecuteAsync(

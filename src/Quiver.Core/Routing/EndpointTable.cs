@@ -6,7 +6,7 @@ namespace Quiver.Core.Routing;
 /// The endpoints this server routes, replaced at once when the registry changes, with how many requests each variant
 /// has been given since this server started.
 /// </summary>
-public sealed class EndpointTable
+public sealed class EndpointTable(TimeProvider? time = null)
 {
     private volatile IReadOnlyDictionary<string, ServingEndpoint> _endpoints = new Dictionary<string, ServingEndpoint>();
     private readonly ConcurrentDictionary<(string Endpoint, string Variant), long> _routed = new();
@@ -17,6 +17,9 @@ public sealed class EndpointTable
 
     /// <summary>The endpoints' shadow runs and how they compare.</summary>
     public ShadowTraffic Shadows { get; } = new();
+
+    /// <summary>The clock experiment requests are remembered by (the system's; tests pass a fake to expire them).</summary>
+    public TimeProvider Time { get; } = time ?? TimeProvider.System;
 
     /// <summary>The outcomes of the endpoints' experiments.</summary>
     public ExperimentLedger Experiments { get; } = new();

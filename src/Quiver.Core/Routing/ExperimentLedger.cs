@@ -17,7 +17,8 @@ public enum FeedbackOutcome
 /// <summary>
 /// Which variant each experiment request went to, and the outcomes fed back for them: counts, sums and squares per
 /// variant, and a sequential test per treatment against the control, updated at every outcome (every outcome is a
-/// look, and the always-valid p-value allows that). Requests are remembered for <see cref="Retention"/>, up to
+/// look, and the always-valid p-value allows that) once each arm has
+/// <see cref="SequentialTest.MinimumPerArm"/> outcomes. Requests are remembered for <see cref="Retention"/>, up to
 /// <see cref="MaxRequests"/>; older feedback is refused as unknown.
 /// </summary>
 public sealed class ExperimentLedger
@@ -69,11 +70,12 @@ public sealed class ExperimentLedger
         }
     }
 
-    /// <summary>The endpoint a request id was routed by, if it is remembered.</summary>
-    public string? EndpointOf(string requestId)
+    /// <summary>The endpoint a request id was routed by, if it is remembered (not yet past the retention at <paramref name="now"/>).</summary>
+    public string? EndpointOf(string requestId, DateTimeOffset now)
     {
         lock (_lock)
         {
+            Expire(now);
             return _requests.TryGetValue(requestId, out Assignment? assignment) ? assignment.Endpoint : null;
         }
     }
@@ -119,7 +121,7 @@ public sealed class ExperimentLedger
             var key = (endpointName, treatment.Name);
             if (!_sequential.TryGetValue(key, out SequentialTest? test))
             {
-                _sequential[key] = test = new SequentialTest(endpoint.Experiment!.EffectiveMixtureVariance);
+                _sequential[key] = test = new SequentialTest(endpoint.Experiment!.EffectiveMixtureVariance, endpoint.Experiment.Metric == ExperimentSpec.Binary);
             }
 
             test.Observe(controlOutcomes, TallyOf(endpointName, treatment.Name).Summary());

@@ -10,8 +10,8 @@ public sealed record TreatmentComparison(string Variant, string Test, Comparison
 
 /// <summary>
 /// An experiment's state and decision: <c>continue</c>, <c>winner</c> (with the variant) or <c>no_difference</c>, and
-/// the reason with the numbers behind it. The sequential test may decide at any look; at the planned sample size
-/// the fixed-horizon tests decide.
+/// the reason with the numbers behind it. The sequential test may decide at any look once each arm has
+/// <see cref="SequentialTest.MinimumPerArm"/> outcomes; at the planned sample size the fixed-horizon tests decide.
 /// </summary>
 public sealed record ExperimentReadout(
     string Endpoint, ExperimentSpec Spec, IReadOnlyList<VariantReadout> Variants, IReadOnlyList<TreatmentComparison> Comparisons,
@@ -50,7 +50,11 @@ public sealed record ExperimentReadout(
             ? candidates.MaxBy(v => v.Outcomes.Mean)!
             : candidates.MinBy(v => v.Outcomes.Mean)!;
 
-        TreatmentComparison[] sequential = comparisons.Where(c => c.SequentialP <= spec.Alpha).ToArray();
+        // The sequential test decides only once both arms have the outcomes its variance estimate needs (the ledger
+        // takes no look before then either; checked here too so no stale p-value can decide on a handful of outcomes).
+        bool Enough(string variant) => variants[0].Outcomes.Count >= SequentialTest.MinimumPerArm
+            && variants.First(v => v.Variant.Name == variant).Outcomes.Count >= SequentialTest.MinimumPerArm;
+        TreatmentComparison[] sequential = comparisons.Where(c => c.SequentialP <= spec.Alpha && Enough(c.Variant)).ToArray();
         if (sequential.Length > 0)
         {
             VariantReadout best = Best(variants.Where(v => v == variants[0] || sequential.Any(c => c.Variant == v.Variant.Name)));

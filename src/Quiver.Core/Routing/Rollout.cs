@@ -45,6 +45,9 @@ public sealed record Rollout
 
     public string State { get; init; } = Running;
 
+    /// <summary>The baseline's p99 in the last judged step it served (ms): the yardstick for the 100% step. Null before.</summary>
+    public double? BaselineP99Milliseconds { get; init; }
+
     public required string Owner { get; init; }
 
     public DateTimeOffset StepStartedAt { get; init; }

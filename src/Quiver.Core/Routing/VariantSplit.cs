@@ -70,17 +70,13 @@ public sealed class VariantSplit
     }
 
     /// <summary>The variant for a request: by its routing key when it has one, else at random by weight.</summary>
-    /// <exception cref="ArgumentException">The key is longer than <see cref="MaxRoutingKeyBytes"/>.</exception>
+    /// <exception cref="ArgumentException">The key is binary or longer than <see cref="MaxRoutingKeyBytes"/> (see <see cref="CheckRoutingKey"/>).</exception>
     public Variant Pick(string? routingKey) => _variants[IndexOf(routingKey is null ? Random.Shared.NextDouble() : PointOf(routingKey))];
 
     // A point in [0, 1) from SHA-256 of the endpoint and the key: the same on every replica and every run.
     private double PointOf(string routingKey)
     {
-        int keyBytes = Encoding.UTF8.GetByteCount(routingKey);
-        if (keyBytes > MaxRoutingKeyBytes)
-        {
-            throw new ArgumentException($"the routing key is {keyBytes} bytes; at most {MaxRoutingKeyBytes} are taken.");
-        }
+        int keyBytes = CheckRoutingKey(routingKey);
 
         Span<byte> input = stackalloc byte[Encoding.UTF8.GetByteCount(_endpoint) + 1 + keyBytes];
         int written = Encoding.UTF8.GetBytes(_endpoint, input);
@@ -89,6 +85,35 @@ public sealed class VariantSplit
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(input, hash);
         return (BinaryPrimitives.ReadUInt64BigEndian(hash) >> 11) * (1.0 / (1UL << 53));
+    }
+
+    /// <summary>
+    /// A routing key is printable text (no control characters, no broken UTF-16) of at most
+    /// <see cref="MaxRoutingKeyBytes"/> UTF-8 bytes: a user or session id, not a payload. Returns its byte count.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key is binary or too long, saying which.</exception>
+    public static int CheckRoutingKey(string routingKey)
+    {
+        for (int i = 0; i < routingKey.Length; i++)
+        {
+            char c = routingKey[i];
+            bool pairedSurrogate = char.IsHighSurrogate(c) && i + 1 < routingKey.Length && char.IsLowSurrogate(routingKey[i + 1]);
+            if (char.IsControl(c) || (char.IsSurrogate(c) && !pairedSurrogate))
+            {
+                throw new ArgumentException(
+                    $"the routing key has a non-printable character (U+{(int)c:X4}) at position {i}; a routing key is printable text of at most {MaxRoutingKeyBytes} UTF-8 bytes.");
+            }
+
+            i += pairedSurrogate ? 1 : 0;
+        }
+
+        int keyBytes = Encoding.UTF8.GetByteCount(routingKey);
+        if (keyBytes > MaxRoutingKeyBytes)
+        {
+            throw new ArgumentException($"the routing key is {keyBytes} bytes; a routing key is printable text of at most {MaxRoutingKeyBytes} UTF-8 bytes.");
+        }
+
+        return keyBytes;
     }
 
     private int IndexOf(double point)

@@ -76,10 +76,19 @@ public sealed class ArtifactStore
     /// already stored is not written again. Record the result only after this returns: the file exists by then.
     /// </summary>
     /// <exception cref="ArtifactRejectedException">Empty, not an ONNX model, cut short, too large, or with external data.</exception>
-    public Task<StoredArtifact> PutAsync(Stream content, CancellationToken cancellationToken = default)
+    public Task<StoredArtifact> PutAsync(Stream content, CancellationToken cancellationToken = default) =>
+        PutAsync(content, isUnrecorded: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PutAsync(Stream, CancellationToken)"/>, and an encrypted file already stored for the same content is
+    /// replaced when <paramref name="isUnrecorded"/> says no version records it: its data key died with the push that
+    /// wrote it (a crash before registering), so nothing could ever open it. The caller must keep other puts of the
+    /// same content from running meanwhile, or it could replace a file a concurrent push is about to record.
+    /// </summary>
+    public Task<StoredArtifact> PutAsync(Stream content, Func<string, CancellationToken, Task<bool>>? isUnrecorded, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        return _key is null ? PutPlaintextAsync(content, cancellationToken) : PutEncryptedAsync(content, _key, cancellationToken);
+        return _key is null ? PutPlaintextAsync(content, cancellationToken) : PutEncryptedAsync(content, _key, isUnrecorded, cancellationToken);
     }
 
     /// <summary>
@@ -208,7 +217,8 @@ public sealed class ArtifactStore
         }
     }
 
-    private async Task<StoredArtifact> PutEncryptedAsync(Stream content, MasterKey key, CancellationToken cancellationToken)
+    private async Task<StoredArtifact> PutEncryptedAsync(
+        Stream content, MasterKey key, Func<string, CancellationToken, Task<bool>>? isUnrecorded, CancellationToken cancellationToken)
     {
         // Encrypted artifacts are held in memory (plaintext and ciphertext, about twice the model) so that the plaintext
         // never reaches the disk; hence the size bound.
@@ -228,9 +238,15 @@ public sealed class ArtifactStore
                 content, plaintext, _maxEncryptedBytes, limitReason, cancellationToken);
             var model = plaintext.GetBuffer().AsMemory(0, (int)size);
             Validate(model.Span);
+            var replace = false;
             if (File.Exists(PathOf(sha256)))
             {
-                return Existing(sha256);
+                if (isUnrecorded is null || !await isUnrecorded(sha256, cancellationToken))
+                {
+                    return Existing(sha256);
+                }
+
+                replace = true;
             }
 
             var sealedFile = ArtifactEnvelope.Seal(model.Span, dataKey);
@@ -241,7 +257,7 @@ public sealed class ArtifactStore
             }
 
             return await CommitAsync(
-                tempPath, new StoredArtifact(sha256, size, Encrypted: true, key.KeyId, key.Wrap(dataKey)), cancellationToken);
+                tempPath, new StoredArtifact(sha256, size, Encrypted: true, key.KeyId, key.Wrap(dataKey), ReplacedUnrecorded: replace), cancellationToken);
         }
         finally
         {
@@ -332,6 +348,12 @@ public sealed class ArtifactStore
         // succeed, the second replacing the first's file. Harmless in plaintext, fatal for an encrypted twin (the
         // wrapped key returned first would no longer open the file). So commits take turns under the store's lock.
         await using var storeLock = await LockAsync(cancellationToken);
+        if (artifact.ReplacedUnrecorded)
+        {
+            File.Move(tempPath, path, overwrite: true);
+            return artifact;
+        }
+
         if (File.Exists(path))
         {
             return Existing(artifact.Sha256);

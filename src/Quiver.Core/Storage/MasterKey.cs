@@ -43,6 +43,12 @@ public sealed class MasterKey
     /// <summary>16 hex digits naming the key without revealing it (a truncated SHA-256 of a label and the key).</summary>
     public string KeyId { get; }
 
+    /// <summary>
+    /// Where <c>quiver keys rotate</c> keeps the new key while it re-wraps data keys (the key file's path plus ".new"):
+    /// servers consult it for a key id their key file lacks, so loads keep working between the two steps.
+    /// </summary>
+    public static string PendingPathFor(string keyFile) => keyFile + ".new";
+
     /// <summary>A new random key.</summary>
     public static MasterKey Generate() => new(RandomNumberGenerator.GetBytes(KeyBytes));
 

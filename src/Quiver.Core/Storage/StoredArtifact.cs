@@ -10,5 +10,9 @@ namespace Quiver.Core.Storage;
 /// null when unencrypted, and when <paramref name="AlreadyStored"/> (reuse the key recorded for this sha256).
 /// </param>
 /// <param name="AlreadyStored">The same content was stored before; this put wrote nothing.</param>
+/// <param name="ReplacedUnrecorded">
+/// An encrypted file of the same content was there, but no version records its data key (a push that crashed before
+/// registering left it): this put replaced it, so any copy of the old file elsewhere must be replaced too.
+/// </param>
 public sealed record StoredArtifact(
-    string Sha256, long SizeBytes, bool Encrypted, string? KeyId, byte[]? WrappedKey, bool AlreadyStored = false);
+    string Sha256, long SizeBytes, bool Encrypted, string? KeyId, byte[]? WrappedKey, bool AlreadyStored = false, bool ReplacedUnrecorded = false);

@@ -28,7 +28,7 @@ internal static class BatchJobEndpoints
             if (spec is null)
             {
                 await V2Endpoints.WriteErrorAsync(context, 400,
-                    "the body must be a JSON object with \"model\" and \"input\" (a file path on the server); see docs/batch.md.");
+                    "the body must be a JSON object with \"model\" and \"input\" (a file path on the server), optionally \"output\" and \"overwrite\"; see docs/batch.md.");
                 return;
             }
 
@@ -58,7 +58,7 @@ internal static class BatchJobEndpoints
     }
 
     // The input in the body (text/csv, application/x-ndjson, or any type with ?input_format=), the job in the query:
-    // ?model=NAME&version=&output_format=&map=INPUT=COL,COL&batch_size=&max_errors=&rows_per_second=&delimiter=.
+    // ?model=NAME&version=&output=&overwrite=&output_format=&map=INPUT=COL,COL&batch_size=&max_errors=&rows_per_second=&delimiter=.
     private static async Task UploadAsync(HttpContext context, BatchJobManager jobs, string uploads)
     {
         IQueryCollection query = context.Request.Query;
@@ -112,6 +112,8 @@ internal static class BatchJobEndpoints
                 Input = path,
                 InputFormat = inputFormat.Name(),
                 OutputFormat = Text("output_format"),
+                Output = Text("output"),
+                Overwrite = Text("overwrite") is { } overwrite && (overwrite == "true" || overwrite == "1"),
                 Delimiter = Text("delimiter"),
                 Map = map.Count == 0 ? null : map,
                 BatchSize = Number(Text("batch_size"), "batch_size") is { } size ? (int)size : null,

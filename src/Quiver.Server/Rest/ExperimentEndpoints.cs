@@ -33,12 +33,13 @@ internal static class ExperimentEndpoints
                 throw RegistryException.Invalid("feedback needs an \"outcome\".");
             }
 
-            string endpointName = table.Experiments.EndpointOf(id) is { } known && table.TryGet(known, out _)
+            DateTimeOffset now = table.Time.GetUtcNow();
+            string endpointName = table.Experiments.EndpointOf(id, now) is { } known && table.TryGet(known, out _)
                 ? known
                 : throw RegistryException.NotFound($"no experiment request with id '{id}' is known here (unknown, or older than {ExperimentLedger.Retention.TotalDays} days).");
             table.TryGet(endpointName, out ServingEndpoint? endpoint);
             double outcome = ReadOutcome(outcomeElement, endpoint!.Experiment!);
-            switch (table.Experiments.Record(id, outcome, endpoint, endpointName, DateTimeOffset.UtcNow))
+            switch (table.Experiments.Record(id, outcome, endpoint, endpointName, now))
             {
                 case FeedbackOutcome.Duplicate:
                     throw RegistryException.Conflict($"request '{id}' already has its outcome; the first one counts.");

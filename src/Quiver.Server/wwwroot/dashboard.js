@@ -215,6 +215,16 @@
         : null);
   }
 
+  // The ready versions by "model\nversion" and "model\nalias", so a variant shows the live figures of what it serves.
+  const serving = new Map();
+
+  function servingCell(field, variant, pick, format) {
+    const version = serving.get(variant.model + "\n" + (variant.version || "production"));
+    const value = version ? pick(version) : null;
+    return el("td", { className: "num", "data-field": field, "data-value": value === null || value === undefined ? "" : value },
+      value === null || value === undefined ? "—" : format(value));
+  }
+
   function endpointCard(e) {
     const routed = e.variants.reduce((sum, v) => sum + v.routed, 0);
     const readouts = new Map((e.experiment ? e.experiment.variants : []).map((v) => [v.name, v]));
@@ -226,6 +236,8 @@
         el("td", { className: "num" }, v.weight + " %"),
         el("td", { className: "num", "data-field": "routed", "data-value": v.routed },
           count(v.routed), el("span", { className: "sub" }, routed > 0 ? percent(v.routed / routed) : "")),
+        servingCell("rps", v, (s) => s.requests_per_second, rate),
+        servingCell("p99", v, (s) => s.latency_ms.p99, ms),
         e.experiment
           ? el("td", { className: "num" }, readout ? count(readout.outcomes) : "—")
           : null,
@@ -242,6 +254,8 @@
       el("table", null,
         el("thead", null, el("tr", null, el("th", null, "Variant"), el("th", null, "Serves"), el("th", { className: "num" }, "Weight"),
           el("th", { className: "num" }, "Routed"),
+          el("th", { className: "num", title: "requests per second and p99 of the version this variant serves, over the last window" }, "Req/s"),
+          el("th", { className: "num", title: "requests per second and p99 of the version this variant serves, over the last window" }, "p99"),
           x ? el("th", { className: "num" }, "Outcomes") : null,
           x ? el("th", { className: "num", title: "mean outcome with its 95% interval" }, "Mean") : null)),
         el("tbody", null, ...rows)),
@@ -280,10 +294,15 @@
     const seen = new Set();
     const rows = [];
     const driftCards = [];
+    serving.clear();
     for (const model of data.models) {
       for (const v of model.versions) {
         const key = model.name + "\n" + v.version;
         seen.add(key);
+        if (v.state === "ready") {
+          serving.set(key, v);
+          for (const alias of v.aliases) serving.set(model.name + "\n" + alias, v);
+        }
         if (!versionHistory.has(key)) versionHistory.set(key, []);
         push(versionHistory.get(key), v.requests_per_second);
         rows.push(versionRow(model, v));

@@ -44,10 +44,12 @@ internal sealed partial class Replica : IDisposable
 
     /// <summary>Starts a replica on <paramref name="registry"/> and waits until it listens (its models are loaded by then).</summary>
     /// <param name="repository">The model repository it imports, or "" for none: it then knows models only from the registry.</param>
-    public static async Task<Replica> StartAsync(string name, string registry, string repository)
+    /// <param name="dataDirectory">Its data directory (artifact cache), or null for a new one.</param>
+    public static async Task<Replica> StartAsync(string name, string registry, string repository, string? dataDirectory = null)
     {
-        var process = QuiverProcess.Start("serve", "--registry", registry, "--replica-name", name, "--model-repository", repository,
-            "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0");
+        string[] data = dataDirectory is null ? [] : ["--data-dir", dataDirectory];
+        var process = QuiverProcess.Start(["serve", "--registry", registry, "--replica-name", name, "--model-repository", repository,
+            "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", .. data]);
         try
         {
             await process.WaitForOutputAsync("listening on http://", Timeout);

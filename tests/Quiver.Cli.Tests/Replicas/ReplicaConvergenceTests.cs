@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Npgsql;
 using Quiver.Core.Tests.Registry;
@@ -64,7 +65,55 @@ public sealed class ReplicaConvergenceTests(PostgresServer postgres) : IDisposab
         await Replica.EventuallyAsync("B serves the version pushed to A", () => b.InferAsync(2), r => r.IsFrom(2), a, b);
     }
 
+    [SkippableFact]
+    public async Task VersionOneReplicaCannotLoad_ShowsFailedWithTheReasonForThatReplica_AndReadyForTheOther()
+    {
+        string registry = await RegistryAsync(postgres);
+
+        // Replica B's artifact cache already holds a damaged copy of version 2's artifact (a bad disk, a copy cut
+        // short): B loads from it instead of fetching PostgreSQL's copy, and the integrity check refuses it there only.
+        byte[] version2 = Replica.ModelVersion(2);
+        string sha256 = Convert.ToHexStringLower(SHA256.HashData(version2));
+        string cacheOfB = Directory.CreateTempSubdirectory("quiver-replica-b-data-").FullName;
+        _repositories.Add(cacheOfB);
+        string damaged = Path.Combine(cacheOfB, "artifacts", sha256[..2], sha256);
+        Directory.CreateDirectory(Path.GetDirectoryName(damaged)!);
+        byte[] copy = (byte[])version2.Clone();
+        copy[^1] ^= 0xFF;
+        File.WriteAllBytes(damaged, copy);
+
+        using Replica a = await Replica.StartAsync("replica-a", registry, Repository(1));
+        using Replica b = await Replica.StartAsync("replica-b", registry, "", cacheOfB);
+        await Replica.EventuallyAsync("B serves version 1", () => b.InferAsync(1), r => r.IsFrom(1), a, b);
+
+        Assert.Equal(201, (await a.PushAsync(version2)).Status);
+
+        foreach (Replica asked in new[] { a, b })
+        {
+            JsonNode model = await Replica.EventuallyAsync($"{asked.Name} shows version 2 ready on A and failed on B",
+                async () => (await asked.SendAsync(HttpMethod.Get, $"/v2/admin/models/{Replica.Model}")).Body!,
+                m => StateOf(m, "replica-a", 2)?.State == "ready" && StateOf(m, "replica-b", 2)?.State == "failed",
+                a, b);
+            string? reason = StateOf(model, "replica-b", 2)!.Value.Reason;
+            Assert.Contains(sha256, reason);
+            Assert.Contains("found sha256", reason);
+            Assert.Null(StateOf(model, "replica-a", 2)!.Value.Reason);
+        }
+
+        // Each serves what it could load: A the new version, B still version 1 (the newest it has ready).
+        Assert.True((await a.InferAsync()).IsFrom(2), a.Logs);
+        Assert.True((await b.InferAsync()).IsFrom(1), b.Logs);
+        Assert.NotEqual(200, (await b.InferAsync(2)).Status);
+    }
+
     public void Dispose() => _repositories.ForEach(r => Directory.Delete(r, recursive: true));
+
+    private static (string State, string? Reason)? StateOf(JsonNode model, string replica, int version) =>
+        model["replicas"]!.AsArray()
+            .Where(r => (string?)r!["replica"] == replica && (int?)r["version"] == version)
+            .Select(r => ((string)r!["state"]!, (string?)r["reason"]))
+            .Cast<(string, string?)?>()
+            .FirstOrDefault();
 
     /// <summary>A new database on the test's PostgreSQL server, as the <c>--registry</c> URI a user would give.</summary>
     internal static async Task<string> RegistryAsync(PostgresServer postgres)

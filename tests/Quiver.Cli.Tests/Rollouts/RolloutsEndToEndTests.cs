@@ -162,6 +162,28 @@ public sealed class RolloutsEndToEndTests : IAsyncLifetime, IDisposable
         Assert.Equal((1, "", "error: the rollout of model 'adder' is aborted; start a new one.\n"), (again.ExitCode, again.Output, again.Error));
     }
 
+    [Fact]
+    public async Task RolloutPause_Resume_Promote_ByHand()
+    {
+        Assert.Equal(0, (await RunAsync("models", "promote", "adder", "1")).ExitCode);
+        CliRun start = await RunAsync("rollout", "start", "adder", "--to", "2", "--steps", "10,50,100", "--interval", "10m");
+        Assert.True(start.ExitCode == 0, start.ToString());
+
+        Assert.Equal("adder: paused, version 1 → 2, candidate at 10% (step 1 of 3: 10, 50, 100)\n", (await RunAsync("rollout", "pause", "adder")).Output);
+        CliRun resume = await RunAsync("rollout", "resume", "adder");
+        Assert.True(resume.ExitCode == 0, resume.ToString());
+        Assert.Equal("adder: running, version 1 → 2, candidate at 10% (step 1 of 3: 10, 50, 100)\n", resume.Output);
+
+        CliRun promote = await RunAsync("rollout", "promote", "adder");
+        Assert.True(promote.ExitCode == 0, promote.ToString());
+        Assert.Equal("adder: promoted, version 2 serves all traffic (baseline was 1)\n", promote.Output);
+        Assert.Equal(3f, await InferValueAsync()); // version 2 adds 2 to 1
+
+        CliRun history = await RunAsync("rollout", "status", "adder");
+        Assert.Equal($"by {CliActor.Current}", HistoryRow(history.Output, "resume")[2]);
+        Assert.Equal($"by {CliActor.Current}", HistoryRow(history.Output, "promote")[2]);
+    }
+
     [Theory]
     [InlineData("error: model 'nothing' has no serving version to roll out from", "rollout", "start", "nothing", "--to", "2")]
     [InlineData("error: model 'nothing' has no rollout.", "rollout", "status", "nothing")]

@@ -50,6 +50,33 @@ public sealed class BatchInputErrorTests : IDisposable
         Assert.Contains("cannot read input", e.Message);
     }
 
+    [SkippableFact]
+    public void Run_InputThatCannotBeOpened_IsRefusedWithTheReason()
+    {
+        // Even root cannot open() a Unix socket's directory entry (ENXIO): an unreadable input whoever runs the test.
+        Skip.If(OperatingSystem.IsWindows(), "Unix domain socket files");
+        string input = _files.Path("socket.csv");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(input));
+
+        BatchException e = Refused(To(input));
+
+        Assert.Equal(BatchErrorKind.Input, e.Kind);
+        Assert.StartsWith($"cannot read input '{input}': ", e.Message);
+        Assert.False(File.Exists(_files.Path("out.jsonl")));
+    }
+
+    [Fact]
+    public void Run_InputPathUnderAFile_IsRefusedAsMissing()
+    {
+        string file = _files.Csv("in.csv", BatchFixture.RandomRows(2));
+
+        BatchException e = Refused(To(Path.Combine(file, "rows.csv")));
+
+        Assert.Equal(BatchErrorKind.Input, e.Kind);
+        Assert.Contains("does not exist", e.Message);
+    }
+
     [Fact]
     public void Run_WrongDelimiter_SuggestsTheOneInTheHeader()
     {

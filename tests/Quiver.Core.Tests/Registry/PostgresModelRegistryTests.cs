@@ -93,6 +93,25 @@ public sealed class PostgresModelRegistryTests(PostgresServer server) : Registry
     }
 
     [SkippableFact]
+    public async Task EncryptedArtifact_NoVersionRecorded_IsReplacedWhole_WhileStoringItAgainKeepsTheFirstCopy()
+    {
+        PostgresModelRegistry registry = await OpenPostgresAsync();
+        string sha = Convert.ToHexStringLower(SHA256.HashData("plaintext of the model"u8));
+        byte[] crashed = RandomNumberGenerator.GetBytes(PostgresModelRegistry.ChunkSize * 2 + 5);
+        byte[] pushedAgain = RandomNumberGenerator.GetBytes(PostgresModelRegistry.ChunkSize + 9);
+        Assert.True(await registry.StoreArtifactAsync(sha, new MemoryStream(crashed), encrypted: true));
+
+        Assert.False(await registry.StoreArtifactAsync(sha, new MemoryStream(pushedAgain), encrypted: true));
+        await registry.ReplaceArtifactAsync(sha, new MemoryStream(pushedAgain), encrypted: true);
+
+        await using Stream stored = (await registry.OpenArtifactAsync(sha))!;
+        var copy = new MemoryStream();
+        await stored.CopyToAsync(copy);
+        Assert.Equal(pushedAgain, copy.ToArray());
+        Assert.Equal(2L, await ExecuteSqlAsync($"SELECT COUNT(*) FROM artifact_chunks WHERE sha256 = '{sha}'"));
+    }
+
+    [SkippableFact]
     public async Task Artifact_ReadSynchronouslyInSmallPieces_IsTheSameBytes()
     {
         PostgresModelRegistry registry = await OpenPostgresAsync();

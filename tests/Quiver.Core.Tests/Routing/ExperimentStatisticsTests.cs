@@ -1,4 +1,5 @@
 using Quiver.Core.Routing.Statistics;
+using Quiver.Core.Routing;
 
 namespace Quiver.Core.Tests.Routing;
 
@@ -108,22 +109,204 @@ public sealed class ExperimentStatisticsTests
         Assert.Equal(shrink * Math.Exp(exponent), SequentialTest.LikelihoodRatio(difference, variance, tau2), 1e-12);
     }
 
+    // The reviewer's case: two outcomes per arm, all 0 against all 1. The variance of each arm is 0; the test must not
+    // read that as certainty (it once gave Λ = ∞, p = 0, and a winner).
     [Fact]
-    public void SequentialTest_AOnA_FalsePositivesStayUnderAlphaWhilePeekingEveryFiftyOutcomes()
+    public void SequentialTest_TwoOutcomesPerArm_AllZeroAgainstAllOne_IsNoEvidence()
+    {
+        var test = new SequentialTest(0.05 * 0.05, binary: true);
+
+        Assert.Equal(1, test.Observe(SampleSummary.FromConversions(0, 2), SampleSummary.FromConversions(2, 2)));
+        Assert.Equal(1, test.Observe(SampleSummary.FromConversions(0, 29), SampleSummary.FromConversions(29, 29)));
+        Assert.Equal(1, test.PValue);
+    }
+
+    // Λ by numerical integration of the mixture, ∫ N(Δ; θ, V) N(θ; 0, τ²) dθ / N(Δ; 0, V) (Simpson's rule): a separate
+    // route to the number from the closed form the test uses.
+    private static double MixtureIntegral(double difference, double variance, double tau2)
+    {
+        static double Density(double x, double mean, double variance) =>
+            Math.Exp(-(x - mean) * (x - mean) / (2 * variance)) / Math.Sqrt(2 * Math.PI * variance);
+
+        double spread = 12 * Math.Sqrt(Math.Max(variance, tau2));
+        double low = Math.Min(0, difference) - spread, high = Math.Max(0, difference) + spread;
+        const int Intervals = 200_000;
+        double h = (high - low) / Intervals, sum = 0;
+        for (int i = 0; i <= Intervals; i++)
+        {
+            double theta = low + (i * h);
+            double weight = i == 0 || i == Intervals ? 1 : i % 2 == 1 ? 4 : 2;
+            sum += weight * Density(difference, theta, variance) * Density(theta, 0, tau2);
+        }
+
+        return sum * h / 3 / Density(difference, 0, variance);
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.01, 0.04)]
+    [InlineData(0.05, 0.0004, 0.0025)]
+    [InlineData(-0.3, 0.02, 0.1)]
+    [InlineData(0.2, 0.001, 0.0025)]
+    public void LikelihoodRatio_MatchesTheMixtureIntegral(double difference, double variance, double tau2) =>
+        Assert.Equal(MixtureIntegral(difference, variance, tau2), SequentialTest.LikelihoodRatio(difference, variance, tau2),
+            MixtureIntegral(difference, variance, tau2) * 1e-6);
+
+    [Fact]
+    public void LikelihoodRatio_IsNeverInfinite()
+    {
+        Assert.Equal(double.MaxValue, SequentialTest.LikelihoodRatio(1, 1e-300, 1));
+        Assert.Equal(1, SequentialTest.LikelihoodRatio(0.5, 0, 0.0025)); // no variation: nothing to weigh a difference against
+        Assert.Equal(1, SequentialTest.LikelihoodRatio(double.NaN, 0.01, 0.0025));
+    }
+
+    // Edge cases at the first look (30 per arm), each against the mixture integral with the variance worked out here:
+    // conversions use the pooled rate smoothed by one success and one failure, q = (x_A + x_B + 1) / (n_A + n_B + 2),
+    // and V = q (1 - q) (1/n_A + 1/n_B).
+    [Theory]
+    [InlineData(0, 30, 0, 30)] // zero conversions in both arms
+    [InlineData(30, 30, 30, 30)] // everything converts in both
+    [InlineData(6, 30, 6, 30)] // identical variants
+    [InlineData(0, 30, 30, 30)] // all 0 against all 1 at the first look
+    [InlineData(3, 30, 12, 30)]
+    public void SequentialTest_EdgeCases_MatchTheMixtureIntegral(long xa, long na, long xb, long nb)
+    {
+        const double Tau2 = 0.05 * 0.05;
+        double q = (xa + xb + 1.0) / (na + nb + 2);
+        double variance = q * (1 - q) * ((1.0 / na) + (1.0 / nb));
+        double lambda = MixtureIntegral(((double)xb / nb) - ((double)xa / na), variance, Tau2);
+        double expected = lambda <= 1 ? 1 : 1 / lambda;
+
+        double p = new SequentialTest(Tau2, binary: true).Observe(SampleSummary.FromConversions(xa, na), SampleSummary.FromConversions(xb, nb));
+
+        Assert.Equal(expected, p, expected * 1e-6);
+        Assert.True(p > 0, "a p-value of 0 would claim certainty from 30 outcomes per arm");
+        if (xa * nb == xb * na)
+        {
+            Assert.Equal(1, p); // no difference in the means is no evidence, however the outcomes fall
+        }
+    }
+
+    [Fact]
+    public void SequentialTest_ConstantNumericOutcomes_AreNoEvidence()
+    {
+        var test = new SequentialTest(1, binary: false);
+
+        Assert.Equal(1, test.Observe(new SampleSummary(40, 2, 0), new SampleSummary(40, 5, 0)));
+    }
+
+    // 1 of 3 against 3 of 3: pooled p = 2/3, z = (2/3) / sqrt(2/9 · 2/3) = √3; p = erfc(√3 / √2) (Python's math.erfc).
+    // 0 of 2 against 2 of 2: pooled p = 1/2, z = 1 / sqrt(1/4 · 1) = 2; p = erfc(√2).
+    [Theory]
+    [InlineData(1, 3, 3, 3, 1.7320508075688772, 0.08326451666355043)]
+    [InlineData(0, 2, 2, 2, 2.0, 0.04550026389635844)]
+    public void TwoProportionZ_TinySamples_MatchTheHandComputation(long xa, long na, long xb, long nb, double z, double p)
+    {
+        Comparison result = HypothesisTests.TwoProportionZ(xa, na, xb, nb);
+
+        Assert.Equal(z, result.Statistic, 1e-9);
+        Assert.Equal(p, result.PValue, 1e-9);
+    }
+
+    // The reviewer's case through the ledger and the readout, as the server runs them: no winner from 2 outcomes per arm.
+    [Fact]
+    public void Readout_BelowTheFirstLook_DeclaresNoWinner()
+    {
+        (ExperimentLedger ledger, ServingEndpoint endpoint) = Experiment(minimumSamples: 1000);
+        DateTimeOffset now = DateTimeOffset.UnixEpoch;
+        Feed(ledger, endpoint, "control", [0, 0], now);
+        Feed(ledger, endpoint, "treatment", [1, 1], now);
+
+        ExperimentReadout readout = ExperimentReadout.Compute("ab", endpoint, ledger);
+
+        Assert.Equal("continue", readout.Decision);
+        Assert.Equal(1, ledger.SequentialP("ab", "treatment"));
+    }
+
+    [Fact]
+    public void Readout_AClearDifference_AfterTheFirstLook_IsAWinnerBeforeTheMinimumSamples()
+    {
+        (ExperimentLedger ledger, ServingEndpoint endpoint) = Experiment(minimumSamples: 1000);
+        DateTimeOffset now = DateTimeOffset.UnixEpoch;
+        Feed(ledger, endpoint, "control", [.. Enumerable.Repeat(0.0, 40)], now);
+        Feed(ledger, endpoint, "treatment", [.. Enumerable.Repeat(1.0, 40)], now);
+
+        ExperimentReadout readout = ExperimentReadout.Compute("ab", endpoint, ledger);
+
+        Assert.Equal("winner", readout.Decision);
+        Assert.Equal("treatment", readout.Winner);
+        Assert.InRange(ledger.SequentialP("ab", "treatment"), 1e-300, 0.05);
+    }
+
+    private static (ExperimentLedger, ServingEndpoint) Experiment(long minimumSamples, string metric = ExperimentSpec.Binary)
+    {
+        VariantSplit split = VariantSplit.Create("ab", [new Variant("control", "m", "1", 50), new Variant("treatment", "m", "2", 50)]);
+        return (new ExperimentLedger(), new ServingEndpoint(split, ExperimentSpec.Check(new ExperimentSpec(metric, minimumSamples), split)));
+    }
+
+    private static int s_requests;
+
+    private static void Feed(ExperimentLedger ledger, ServingEndpoint endpoint, string variant, double[] outcomes, DateTimeOffset now)
+    {
+        foreach (double outcome in outcomes)
+        {
+            string id = $"r{Interlocked.Increment(ref s_requests)}";
+            ledger.Assign(id, "ab", variant, now);
+            Assert.Equal(FeedbackOutcome.Recorded, ledger.Record(id, outcome, endpoint, "ab", now));
+        }
+    }
+
+    // A/A: two identical variants, each outcome fed back through the ledger as the server does, so the sequential
+    // test looks after EVERY outcome; over many simulated experiments the share that ever reaches alpha must stay at
+    // or under alpha (the mSPRT's guarantee). Low, middle and high rates: smoothing matters most near 0 and 1.
+    [Theory]
+    [InlineData(0.2, 20261125)]
+    [InlineData(0.03, 20261202)]
+    [InlineData(0.9, 7)]
+    public void SequentialTest_AOnA_PeekingAfterEveryOutcome_FalsePositivesStayAtOrUnderAlpha(double rate, int seed)
+    {
+        const double Alpha = 0.05;
+        const int Experiments = 600, OutcomesPerExperiment = 2000;
+        var random = new Random(seed);
+        int falsePositives = 0;
+        DateTimeOffset now = DateTimeOffset.UnixEpoch;
+        for (int experiment = 0; experiment < Experiments; experiment++)
+        {
+            (ExperimentLedger ledger, ServingEndpoint endpoint) = Experiment(minimumSamples: 1_000_000);
+            for (int i = 0; i < OutcomesPerExperiment; i++)
+            {
+                string variant = random.Next(2) == 0 ? "control" : "treatment";
+                string id = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                ledger.Assign(id, "ab", variant, now);
+                ledger.Record(id, random.NextDouble() < rate ? 1 : 0, endpoint, "ab", now);
+                if (ledger.SequentialP("ab", "treatment") <= Alpha)
+                {
+                    Assert.Equal("winner", ExperimentReadout.Compute("ab", endpoint, ledger).Decision);
+                    falsePositives++;
+                    break;
+                }
+            }
+        }
+
+        Assert.True(falsePositives <= Alpha * Experiments, $"{falsePositives} of {Experiments} A/A experiments rejected at rate {rate}");
+    }
+
+    [Fact]
+    public void SequentialTest_AOnA_NumericOutcomes_PeekingAfterEveryOutcome_StayAtOrUnderAlpha()
     {
         const double Alpha = 0.05;
         const int Experiments = 400;
-        var random = new Random(20261125);
+        var random = new Random(11);
         int falsePositives = 0;
         for (int experiment = 0; experiment < Experiments; experiment++)
         {
-            var test = new SequentialTest(mixtureVariance: 0.05 * 0.05);
-            long conversionsA = 0, conversionsB = 0;
-            for (int n = 1; n <= 2000; n++)
+            var test = new SequentialTest(1, binary: false);
+            var a = new RunningSummary();
+            var b = new RunningSummary();
+            for (int i = 0; i < 2000; i++)
             {
-                conversionsA += random.NextDouble() < 0.2 ? 1 : 0;
-                conversionsB += random.NextDouble() < 0.2 ? 1 : 0;
-                if (n % 50 == 0 && test.Observe(SampleSummary.FromConversions(conversionsA, n), SampleSummary.FromConversions(conversionsB, n)) <= Alpha)
+                // Exponential rewards with mean 2: skewed, as revenue is.
+                (random.Next(2) == 0 ? a : b).Add(-2 * Math.Log(1 - random.NextDouble()));
+                if (test.Observe(a.Summary, b.Summary) <= Alpha)
                 {
                     falsePositives++;
                     break;
@@ -131,14 +314,28 @@ public sealed class ExperimentStatisticsTests
             }
         }
 
-        Assert.True(falsePositives <= Alpha * Experiments, $"{falsePositives} of {Experiments} A/A experiments rejected");
+        Assert.True(falsePositives <= Alpha * Experiments, $"{falsePositives} of {Experiments} numeric A/A experiments rejected");
+    }
+
+    private sealed class RunningSummary
+    {
+        private readonly List<double> _values = [];
+
+        public SampleSummary Summary { get; private set; }
+
+        public void Add(double value)
+        {
+            _values.Add(value);
+            double mean = _values.Average();
+            Summary = new SampleSummary(_values.Count, mean, _values.Count > 1 ? _values.Sum(v => (v - mean) * (v - mean)) / (_values.Count - 1) : 0);
+        }
     }
 
     [Fact]
     public void SequentialTest_ARealDifference_IsFound()
     {
         var random = new Random(7);
-        var test = new SequentialTest(mixtureVariance: 0.05 * 0.05);
+        var test = new SequentialTest(mixtureVariance: 0.05 * 0.05, binary: true);
         long conversionsA = 0, conversionsB = 0;
         double p = 1;
         for (int n = 1; n <= 5000 && p > 0.05; n++)

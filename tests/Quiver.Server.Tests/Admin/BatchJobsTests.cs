@@ -192,7 +192,76 @@ public sealed class BatchJobsTests : IAsyncLifetime
         JsonNode done = await WaitAsync(id, Finished);
         Assert.Equal("completed", (string?)done["state"]);
         Assert.Equal(rows, (long)done["rows_written"]!);
+        // Resumed, not run again: the restarted job continued from its checkpoint, past the rows done before the stop.
+        Assert.True(done["resumed_at_row"] is not null, done.ToJsonString());
+        Assert.InRange((long)done["resumed_at_row"]!, (long)running["rows_processed"]!, rows - 1);
         Assert.Equal(Reference(input), await Server.Client.GetStringAsync($"/v2/admin/batch/jobs/{id}/output"));
+    }
+
+    private string OutputRoot => Path.Combine(_dataDirectory, "batch", "outputs");
+
+    private Task<(int Status, JsonNode? Body)> SubmitWithOutput(string input, string output, bool overwrite = false) =>
+        Server.PostAsync("/v2/admin/batch/jobs",
+            $$"""{"model":"scorer","input":{{JsonValue.Create(input).ToJsonString()}},"output":{{JsonValue.Create(output).ToJsonString()}},"overwrite":{{(overwrite ? "true" : "false")}}}""");
+
+    [Fact]
+    public async Task Submit_WithOutputUnderTheRoot_WritesThere_AndAnExistingOneNeedsOverwrite()
+    {
+        string input = Csv(200);
+
+        var (status, job) = await SubmitWithOutput(input, "nightly/scores.csv");
+
+        Assert.True(status == 201, job?.ToJsonString());
+        string expected = Path.Combine(OutputRoot, "nightly", "scores.csv");
+        Assert.Equal(expected, (string?)job!["output_path"]);
+        JsonNode done = await WaitAsync((string)job["id"]!, Finished);
+        Assert.True((string?)done["state"] == "completed", done.ToJsonString());
+        string written = File.ReadAllText(expected);
+        Assert.StartsWith("row,", written);
+        Assert.Equal(written, await Server.Client.GetStringAsync($"/v2/admin/batch/jobs/{(string)job["id"]!}/output"));
+
+        var (again, refused) = await SubmitWithOutput(input, expected);
+        Assert.Equal(400, again);
+        Assert.Contains("exists; pass \"overwrite\": true", (string?)refused!["error"]);
+
+        var (replaced, second) = await SubmitWithOutput(input, expected, overwrite: true);
+        Assert.True(replaced == 201, second?.ToJsonString());
+        Assert.Equal("completed", (string?)(await WaitAsync((string)second!["id"]!, Finished))["state"]);
+        Assert.Equal(written, File.ReadAllText(expected));
+    }
+
+    [Fact]
+    public async Task Submit_WithOutputOutsideTheRoot_IsRefused_EvenWithOverwrite()
+    {
+        string input = Csv(3);
+        string outside = Path.Combine(_repository, "stolen.jsonl");
+        Directory.CreateDirectory(OutputRoot);
+        string link = Path.Combine(OutputRoot, "escape");
+        Directory.CreateSymbolicLink(link, _repository);
+
+        foreach (string output in new[] { outside, "../../registry.db", Path.Combine(_dataDirectory, "registry.db"), Path.Combine(link, "out.jsonl") })
+        {
+            var (status, error) = await SubmitWithOutput(input, output, overwrite: true);
+
+            Assert.True(status == 400, $"{output}: {error?.ToJsonString()}");
+            Assert.Contains(output.Contains("escape", StringComparison.Ordinal) ? "symbolic link" : "outside the allowed output root", (string?)error!["error"]);
+        }
+
+        Assert.False(File.Exists(outside));
+        Assert.False(File.Exists(Path.Combine(_repository, "out.jsonl")));
+    }
+
+    [Fact]
+    public async Task Upload_WithOutputInTheQuery_WritesThere()
+    {
+        using var content = new StringContent(File.ReadAllText(Csv(20)), Encoding.UTF8, "text/csv");
+
+        using HttpResponseMessage response = await Server.Client.PostAsync("/v2/admin/batch/jobs?model=scorer&output=up/out.jsonl", content);
+
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == 201, text);
+        Assert.Equal("completed", (string?)(await WaitAsync((string)JsonNode.Parse(text)!["id"]!, Finished))["state"]);
+        Assert.Equal(20, File.ReadAllLines(Path.Combine(OutputRoot, "up", "out.jsonl")).Length);
     }
 
     [Theory]

@@ -194,6 +194,86 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task VariantOnAFailedVersion_Is409NamingTheVariant_AndTheOldDefinitionStays()
+    {
+        // A configuration this machine cannot honour (CUDA, no fallback) fails version 3 at load.
+        var (pushed, version) = await AdminApiTests.PushAsync(_server, "scorer", AdminApiTests.Adder(3),
+            "?config=" + Uri.EscapeDataString("""{"execution_providers": ["cuda"], "fallback_to_cpu": false}"""));
+        Assert.Equal(201, pushed);
+        Assert.Equal("failed", (string?)version!["state"]);
+        Assert.Equal(200, (await PutEndpointAsync("steady", """{"variants": [{"name": "old", "model": "scorer", "version": "1", "weight": 100}]}""")).Status);
+
+        var (status, body) = await PutEndpointAsync("steady", """
+            {"variants": [{"name": "old", "model": "scorer", "version": "1", "weight": 50},
+                          {"name": "broken", "model": "scorer", "version": "3", "weight": 50}]}
+            """);
+
+        Assert.Equal(409, status);
+        Assert.Contains("variant 'broken' cannot serve", (string?)body!["error"]);
+        var (_, kept) = await _server.GetAsync("/v2/admin/endpoints/steady");
+        Assert.Equal(["old"], kept!["variants"]!.AsArray().Select(v => (string?)v!["name"]));
+        for (int i = 0; i < 10; i++)
+        {
+            var (variant, _, output) = await InferAsync("steady");
+            Assert.Equal(("old", 11f), (variant, output));
+        }
+
+        Assert.Equal(409, (await PutEndpointAsync("fresh", """{"variants": [{"name": "broken", "model": "scorer", "version": "3", "weight": 100}]}""")).Status);
+        Assert.Equal(404, (await _server.GetAsync("/v2/admin/endpoints/fresh")).Status);
+    }
+
+    [Theory]
+    [InlineData("user\u0001id", "non-printable character (U+0001) at position 4")]
+    [InlineData("tab\tkey", "non-printable character (U+0009) at position 3")]
+    public async Task BinaryRoutingKey_Is400_SayingWhatAKeyIs(string key, string message)
+    {
+        Assert.Equal(200, (await PutEndpointAsync("keyed", """{"variants": [{"name": "only", "model": "scorer", "version": "1", "weight": 100}]}""")).Status);
+        string json = new JsonObject
+        {
+            ["inputs"] = JsonNode.Parse("""[{"name":"input","shape":[1,1],"datatype":"FP32","data":[10]}]"""),
+            ["parameters"] = new JsonObject { ["routing_key"] = key },
+        }.ToJsonString();
+
+        var (status, body) = await _server.PostAsync("/v2/models/keyed/infer", json);
+
+        Assert.Equal(400, status);
+        Assert.Contains(message, (string?)body!["error"]);
+        Assert.Contains("printable text of at most 256 UTF-8 bytes", (string?)body["error"]);
+    }
+
+    [Fact]
+    public async Task ShadowThatFails_NeverFailsThePrimary_AndItsFailuresAndLatencyAreRecorded()
+    {
+        Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "table", RolloutTests.Lookup(1, 2, 3, 4, 5))).Status);
+        Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "table", RolloutTests.Lookup(10, 20, 30, 40))).Status); // index 4 fails
+        Assert.Equal(200, (await PutEndpointAsync("guarded", """
+            {"variants": [{"name": "main", "model": "table", "version": "1", "weight": 100}],
+             "shadow": {"model": "table", "version": "2", "percent": 100}}
+            """)).Status);
+
+        JsonNode shadow = null!;
+        for (int i = 0; i < 20; i++)
+        {
+            var (status, body) = await _server.PostAsync("/v2/models/guarded/infer",
+                $$"""{"inputs":[{"name":"input","shape":[1,1],"datatype":"INT64","data":[{{i % 5}}]}]}""");
+            Assert.True(status == 200, body?.ToJsonString()); // the shadow fails on every fifth; the client never sees it
+            Assert.Equal(i % 5 + 1, (float)body!["outputs"]![0]!["data"]![0]!);
+
+            // One shadow at a time, so none is dropped and the counts are exact.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while ((long)(shadow = (await _server.GetAsync("/v2/admin/endpoints/guarded")).Body!["shadow"]!)["compared"]! < i + 1)
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), shadow.ToJsonString());
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.Equal((20L, 4L, 0L), ((long)shadow["compared"]!, (long)shadow["failed"]!, (long)shadow["dropped"]!));
+        Assert.Equal(0, (double)shadow["agreement_rate"]!); // the answers differ tenfold
+        Assert.True((double)shadow["shadow_mean_ms"]! > 0 && (double)shadow["primary_mean_ms"]! > 0, shadow.ToJsonString());
+    }
+
+    [Fact]
     public async Task HugeRoutingKey_Is400_AndDeletedEndpointsStopRouting()
     {
         Assert.Equal(200, (await PutEndpointAsync("solo", """{"variants": [{"name": "only", "model": "scorer", "version": "1", "weight": 100}]}""")).Status);
@@ -204,7 +284,7 @@ public sealed class EndpointRoutingTests : IAsyncLifetime
         request.Headers.Add("X-Quiver-Routing-Key", new string('k', 1000));
         using HttpResponseMessage response = await _server.Client.SendAsync(request);
         Assert.Equal(400, (int)response.StatusCode);
-        Assert.Contains("routing key", await response.Content.ReadAsStringAsync());
+        Assert.Contains("the routing key is 1000 bytes; a routing key is printable text of at most 256 UTF-8 bytes", await response.Content.ReadAsStringAsync());
 
         Assert.Equal(200, (int)(await _server.Client.DeleteAsync("/v2/admin/endpoints/solo")).StatusCode);
         Assert.Equal(404, (int)(await _server.Client.DeleteAsync("/v2/admin/endpoints/solo")).StatusCode);

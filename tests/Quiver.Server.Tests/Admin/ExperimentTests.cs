@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Quiver.Server.Tests.Dashboard;
 
 namespace Quiver.Server.Tests.Admin;
 
@@ -6,11 +7,12 @@ namespace Quiver.Server.Tests.Admin;
 public sealed class ExperimentTests : IAsyncLifetime
 {
     private readonly string _repository = Directory.CreateTempSubdirectory("quiver-experiments-").FullName;
+    private readonly ManualClock _clock = new(); // a fake clock: the ledger's seven-day retention cannot be waited out
     private TestServer _server = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await TestServer.StartAsync(_repository, o => o with { RepositoryPollInterval = TimeSpan.Zero });
+        _server = await TestServer.StartAsync(_repository, o => o with { RepositoryPollInterval = TimeSpan.Zero, Time = _clock });
         Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "ranker", AdminApiTests.Adder(1))).Status);
         Assert.Equal(201, (await AdminApiTests.PushAsync(_server, "ranker", AdminApiTests.Adder(2))).Status);
     }
@@ -99,6 +101,70 @@ public sealed class ExperimentTests : IAsyncLifetime
         Assert.Equal(1, readout!["variants"]!.AsArray().Sum(v => (long)v!["outcomes"]!));
         Assert.Equal(409, (await _server.PostAsync("/v2/admin/experiments/shop/conclude", "")).Status); // no winner yet
         Assert.Equal(404, (await _server.PostAsync("/v2/admin/experiments/shop/conclude", """{"winner": "nobody"}""")).Status);
+    }
+
+    [Fact]
+    public async Task LateFeedback_WithinTheRetentionCounts_ExpiredFeedbackIs404SayingSo()
+    {
+        Assert.Equal(200, (await PutAsync("/v2/admin/endpoints/shop", Definition)).Status);
+        var (late, _) = await ServeAsync("late-user");
+        var (expired, _) = await ServeAsync("gone-user");
+
+        _clock.Advance(TimeSpan.FromDays(6)); // six days on: still remembered
+        Assert.Equal(200, (await _server.PostAsync("/v2/feedback", $$"""{"id": "{{late}}", "outcome": true}""")).Status);
+        Assert.Equal(409, (await _server.PostAsync("/v2/feedback", $$"""{"id": "{{late}}", "outcome": false}""")).Status); // late and duplicate
+
+        _clock.Advance(TimeSpan.FromDays(1.5)); // seven and a half days after it was served
+        var (status, error) = await _server.PostAsync("/v2/feedback", $$"""{"id": "{{expired}}", "outcome": true}""");
+        Assert.Equal(404, status);
+        Assert.Contains($"no experiment request with id '{expired}' is known here (unknown, or older than 7 days)", (string?)error!["error"]);
+
+        var (_, readout) = await _server.GetAsync("/v2/admin/experiments/shop");
+        Assert.Equal(1, readout!["variants"]!.AsArray().Sum(v => (long)v!["outcomes"]!));
+        Assert.Equal(1, readout["variants"]!.AsArray().Sum(v => (double?)v!["mean"] ?? 0)); // the one outcome counted is the first, true
+    }
+
+    // A numeric reward through the server: Welch's t-test in the readout, checked against the t and the
+    // Welch–Satterthwaite degrees of freedom worked out here from the outcomes sent.
+    [Fact]
+    public async Task NumericExperiment_WelchReadoutMatchesTheOutcomesSent_AndNamesTheWinner()
+    {
+        Assert.Equal(200, (await PutAsync("/v2/admin/endpoints/shop", """
+            {"variants": [{"name": "control", "model": "ranker", "version": "1", "weight": 50},
+                          {"name": "treatment", "model": "ranker", "version": "2", "weight": 50}],
+             "experiment": {"metric": "numeric", "minimum_samples": 40}}
+            """)).Status);
+        var sent = new Dictionary<string, List<double>> { ["control"] = [], ["treatment"] = [] };
+        var random = new Random(5);
+        for (int user = 0; user < 200; user++)
+        {
+            var (id, variant) = await ServeAsync($"buyer-{user}");
+            double reward = Math.Round((variant == "treatment" ? 12 : 10) + (4 * (random.NextDouble() - 0.5)), 3);
+            sent[variant].Add(reward);
+            Assert.Equal(200, (await _server.PostAsync("/v2/feedback", $$"""{"id": "{{id}}", "outcome": {{reward.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""")).Status);
+        }
+
+        Assert.Equal(400, (await _server.PostAsync("/v2/feedback", $$"""{"id": "{{(await ServeAsync("x")).Id}}", "outcome": true}""")).Status);
+
+        static (double Mean, double Variance, int Count) Describe(List<double> values)
+        {
+            double mean = values.Sum() / values.Count;
+            return (mean, values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1), values.Count);
+        }
+
+        var (meanA, varA, nA) = Describe(sent["control"]);
+        var (meanB, varB, nB) = Describe(sent["treatment"]);
+        double t = (meanB - meanA) / Math.Sqrt((varA / nA) + (varB / nB));
+
+        var (_, readout) = await _server.GetAsync("/v2/admin/experiments/shop");
+        JsonNode comparison = readout!["comparisons"]![0]!;
+        Assert.Equal("welch_t", (string?)comparison["test"]);
+        Assert.Equal(meanB - meanA, (double)comparison["difference"]!, 1e-9);
+        Assert.Equal(t, (double)comparison["statistic"]!, 1e-6);
+        Assert.True((double)comparison["p_value"]! < 1e-6, comparison.ToJsonString());
+        Assert.Equal("winner", (string?)readout["decision"]);
+        Assert.Equal("treatment", (string?)readout["winner"]);
+        Assert.Equal(meanA, (double)readout["variants"]![0]!["mean"]!, 1e-9);
     }
 
     [Theory]

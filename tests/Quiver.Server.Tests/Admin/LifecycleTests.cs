@@ -84,6 +84,122 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Rotation_BetweenRewrapAndKeyFileReplace_ReloadsPushesAndStartsKeepWorking()
+    {
+        string keyFile = Path.Combine(_folder, "master.key");
+        MasterKey oldKey = MasterKey.Generate();
+        oldKey.Save(keyFile);
+        string data = TestServer.NewDataDirectory();
+        try
+        {
+            await using TestServer server = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile });
+            Assert.Equal(201, (await AdminApiTests.PushAsync(server, "secret", AdminApiTests.Adder(1))).Status);
+
+            // Step one of `quiver keys rotate`: the new key saved as <key-file>.new, then every data key re-wrapped under it.
+            MasterKey newKey = MasterKey.Generate();
+            newKey.Save(MasterKey.PendingPathFor(keyFile));
+            Assert.Equal(1, await RotateAsync(data, oldKey, newKey));
+
+            // The key file still holds the old key. A reload, a push and a server starting now all load every version.
+            var (reloaded, error) = await server.PostAsync("/v2/repository/models/secret/load", "");
+            Assert.True(reloaded == 200, $"reload during the rotation: HTTP {reloaded} {error?.ToJsonString()}");
+            Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "secret", 1));
+            Assert.Equal(201, (await AdminApiTests.PushAsync(server, "secret", AdminApiTests.Adder(2))).Status);
+            Assert.Equal(3f, await AdminApiTests.InferOneAsync(server, "secret", 1, "2"));
+            Assert.Equal(oldKey.KeyId, (await ReadVersionAsync(data, "secret", 2)).KeyId);
+            await using (TestServer starting = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile }))
+            {
+                Assert.Equal(2f, await AdminApiTests.InferOneAsync(starting, "secret", 1, "1"));
+                Assert.Equal(3f, await AdminApiTests.InferOneAsync(starting, "secret", 1, "2"));
+            }
+
+            // Step two: the key file replaced, the version pushed meanwhile swept over, the pending key removed.
+            newKey.Save(keyFile);
+            Assert.Equal(1, await RotateAsync(data, oldKey, newKey));
+            File.Delete(MasterKey.PendingPathFor(keyFile));
+            Assert.Equal(200, (await server.PostAsync("/v2/repository/models/secret/load", "")).Status);
+            Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "secret", 1, "1"));
+            Assert.Equal(3f, await AdminApiTests.InferOneAsync(server, "secret", 1, "2"));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Start_RemovesUploadsACrashLeftBehind_AndSparesOnesStillBeingWritten()
+    {
+        string data = TestServer.NewDataDirectory();
+        string uploads = Path.Combine(data, "artifacts", ArtifactStore.TemporaryFolderName);
+        Directory.CreateDirectory(uploads);
+        string crashed = Path.Combine(uploads, "crashed.part");
+        File.WriteAllBytes(crashed, AdminApiTests.Adder(1)[..16]);
+        File.SetLastWriteTimeUtc(crashed, DateTime.UtcNow.AddDays(-1));
+        string writing = Path.Combine(uploads, "writing.part");
+        File.WriteAllBytes(writing, AdminApiTests.Adder(1)[..16]);
+
+        await using TestServer server = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data });
+
+        Assert.False(File.Exists(crashed), "the upload a crash left behind is still there");
+        Assert.True(File.Exists(writing), "an upload written just now was removed");
+        Assert.Equal(201, (await AdminApiTests.PushAsync(server, "after-crash", AdminApiTests.Adder(1))).Status);
+    }
+
+    [Fact]
+    public async Task Push_AfterACrashBetweenStoringAndRegistering_ReplacesTheUnrecordedArtifactAndServesIt()
+    {
+        string keyFile = Path.Combine(_folder, "master.key");
+        MasterKey.Generate().Save(keyFile);
+        string data = TestServer.NewDataDirectory();
+        byte[] model = AdminApiTests.Adder(4);
+        try
+        {
+            // What a push killed between storing and registering leaves: the encrypted file, its data key lost with the process.
+            StoredArtifact orphan = await new ArtifactStore(Path.Combine(data, "artifacts"), MasterKey.FromFile(keyFile)).PutAsync(new MemoryStream(model));
+            string file = Path.Combine(data, "artifacts", orphan.Sha256[..2], orphan.Sha256);
+            byte[] orphaned = File.ReadAllBytes(file);
+
+            await using (TestServer server = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile }))
+            {
+                var (status, body) = await AdminApiTests.PushAsync(server, "revived", model);
+                Assert.True(status == 201, $"push over the unrecorded artifact: HTTP {status} {body?.ToJsonString()}");
+                Assert.Equal(5f, await AdminApiTests.InferOneAsync(server, "revived", 1));
+                byte[] replaced = File.ReadAllBytes(file);
+                Assert.NotEqual(orphaned, replaced);
+
+                // Recorded now: the same upload is deduplicated against it, not stored again.
+                Assert.Equal(201, (await AdminApiTests.PushAsync(server, "revived-twin", model)).Status);
+                Assert.Equal(replaced, File.ReadAllBytes(file));
+                Assert.Equal(5f, await AdminApiTests.InferOneAsync(server, "revived-twin", 1));
+            }
+
+            await using TestServer restarted = await TestServer.StartAsync(Repository, o => o with { DataDirectory = data, MasterKeyFile = keyFile });
+            Assert.Equal(5f, await AdminApiTests.InferOneAsync(restarted, "revived", 1));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Push_WithAWarmupSample_WarmsOnIt_AndOneNotFittingTheSignatureIs400NamingTheMismatch()
+    {
+        await using TestServer server = await TestServer.StartAsync(Repository);
+        string Query(string config) => "?config=" + Uri.EscapeDataString(config);
+
+        var (status, body) = await AdminApiTests.PushAsync(server, "warmed", AdminApiTests.Adder(1), Query("""{"warmup": {"inputs": {"input": [[0.5], [1.5]]}}}"""));
+        Assert.True(status == 201, $"push with a fitting sample: HTTP {status} {body?.ToJsonString()}");
+        Assert.Equal(2f, await AdminApiTests.InferOneAsync(server, "warmed", 1));
+
+        (status, body) = await AdminApiTests.PushAsync(server, "warmed", AdminApiTests.Adder(2), Query("""{"warmup": {"inputs": {"input": [[0.5, 1.5]]}}}"""));
+        Assert.Equal(400, status);
+        Assert.Contains("'warmup.inputs.input' has shape [1, 2], but the model's input 'input' is [-1, 1]", (string?)body!["error"]);
+        Assert.Equal(404, (await server.GetAsync("/v2/admin/models/warmed/versions/2")).Status);
+    }
+
+    [Fact]
     public async Task WrongMasterKey_FailsTheVersionsClearly_AndChangesNothingOnDisk()
     {
         string keyFile = Path.Combine(_folder, "master.key");
@@ -162,6 +278,12 @@ public sealed class LifecycleTests : IDisposable
         Assert.Equal(6f, await AdminApiTests.InferOneAsync(server, "dropped", 1));
         var (_, version) = await server.GetAsync("/v2/admin/models/dropped/versions/7");
         Assert.Equal("repository", (string?)version!["creator"]);
+    }
+
+    private static async Task<int> RotateAsync(string data, MasterKey oldKey, MasterKey newKey)
+    {
+        await using IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(data, ModelRegistry.DefaultFileName));
+        return await MasterKeyRotation.RotateAsync(registry, oldKey, newKey, default);
     }
 
     private static async Task<RegisteredVersion> ReadVersionAsync(string data, string model, long version)

@@ -112,6 +112,16 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
             await page.WaitForFunctionAsync("""
                 () => [...document.querySelectorAll('[data-rollout="fraud"] tbody tr')].length === 2
                 """);
+            // Each variant shows the live rate and p99 of the version it serves: the same figures as that version's row.
+            await page.WaitForFunctionAsync("""
+                () => {
+                  const versions = new Set([...document.querySelectorAll('#model-rows [data-field="rps"]')].map(c => c.dataset.value));
+                  const variants = [...document.querySelectorAll('[data-endpoint="iris-ab"] [data-field="rps"]')];
+                  const p99s = [...document.querySelectorAll('[data-endpoint="iris-ab"] [data-field="p99"]')];
+                  return variants.length === 2 && variants.every(c => Number(c.dataset.value) > 0 && versions.has(c.dataset.value))
+                    && p99s.every(c => Number(c.dataset.value) > 0);
+                }
+                """);
 
             Assert.Equal("input[1]", await page.Locator("#drift-cards [data-model='sensors'] tbody tr").First.GetAttributeAsync("data-feature"));
             Assert.Equal("running", await page.Locator("[data-rollout='fraud'] [data-field='state']").TextContentAsync());

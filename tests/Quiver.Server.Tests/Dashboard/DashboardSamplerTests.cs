@@ -44,7 +44,7 @@ public sealed class DashboardSamplerTests
         _clock.Advance(TimeSpan.FromSeconds(2));
 
         // 20 more requests, 4 of them failed, all between 0.5 and 1 ms; 40 inferences in 10 executions.
-        DashboardView view = sampler.Observe(Reading(success: 116, failure: 5, latencies: Latencies(3, 20), inferences: 140,
+        DashboardView view = sampler.Observe(Reading(success: 116, failure: 5, latencies: Latencies(LatencyHistograms.Bounds.ToList().IndexOf(0.001), 20), inferences: 140,
             executions: 110, cpuSeconds: 11));
 
         VersionWindow window = view.WindowOf(view.Reading.Models[0].Versions[0])!;

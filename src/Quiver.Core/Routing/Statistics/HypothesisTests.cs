@@ -99,9 +99,19 @@ public static class HypothesisTests
 /// The mixture sequential probability ratio test (mSPRT) for a difference of means: with a normal mixture N(0, τ²)
 /// over the difference, the likelihood ratio Λ of the observed difference against "no difference" is a
 /// martingale under the null, so 1 / max Λ is a p-value that stays valid however often it is looked at.
+/// The variance of the difference is estimated, so the guarantee is asymptotic: the test takes no look before
+/// <see cref="MinimumPerArm"/> outcomes per variant, and for conversions it uses the pooled rate smoothed by one
+/// success and one failure, which cannot collapse to 0 when both arms happen to be all 0s or all 1s.
 /// </summary>
-public sealed class SequentialTest(double mixtureVariance)
+public sealed class SequentialTest(double mixtureVariance, bool binary)
 {
+    /// <summary>
+    /// Outcomes each variant needs before the first look. With fewer, the plug-in variance is too noisy for the
+    /// normal approximation the guarantee rests on (two per arm, all 0 against all 1, once gave p = 0); the A/A
+    /// simulations in the tests, peeking at every outcome from 30 on, stay at or under alpha.
+    /// </summary>
+    public const long MinimumPerArm = 30;
+
     private double _alwaysValidP = 1;
 
     /// <summary>τ², the variance of the mixture over effect sizes; about the square of the effect worth detecting.</summary>
@@ -110,28 +120,48 @@ public sealed class SequentialTest(double mixtureVariance)
     /// <summary>The always-valid p-value so far: the smallest 1/Λ seen at any look.</summary>
     public double PValue => _alwaysValidP;
 
-    /// <summary>Λ for an observed difference whose estimate has variance <paramref name="variance"/> (σA²/nA + σB²/nB).</summary>
-    public static double LikelihoodRatio(double difference, double variance, double mixtureVariance)
+    /// <summary>
+    /// ln Λ for an observed difference whose estimate has variance <paramref name="variance"/>. Without variation
+    /// (variance 0) there is nothing to weigh the difference against, so it is no evidence: ln Λ = 0.
+    /// </summary>
+    public static double LogLikelihoodRatio(double difference, double variance, double mixtureVariance)
     {
-        if (variance <= 0)
+        if (!(variance > 0) || !double.IsFinite(difference))
         {
-            return difference == 0 ? 1 : double.PositiveInfinity;
+            return 0;
         }
 
         double total = variance + mixtureVariance;
-        return Math.Sqrt(variance / total) * Math.Exp(difference * difference * mixtureVariance / (2 * variance * total));
+        return (0.5 * Math.Log(variance / total)) + (difference * difference * mixtureVariance / (2 * variance * total));
+    }
+
+    /// <summary>Λ itself, capped at <see cref="double.MaxValue"/> so it is never infinite.</summary>
+    public static double LikelihoodRatio(double difference, double variance, double mixtureVariance) =>
+        Math.Min(double.MaxValue, Math.Exp(LogLikelihoodRatio(difference, variance, mixtureVariance)));
+
+    /// <summary>The variance of B's mean minus A's as the test estimates it (see the type's summary).</summary>
+    public static double DifferenceVariance(SampleSummary a, SampleSummary b, bool binary)
+    {
+        if (!binary)
+        {
+            return (a.Variance / a.Count) + (b.Variance / b.Count);
+        }
+
+        double conversions = (a.Mean * a.Count) + (b.Mean * b.Count);
+        double smoothed = (conversions + 1) / (a.Count + b.Count + 2);
+        return smoothed * (1 - smoothed) * ((1.0 / a.Count) + (1.0 / b.Count));
     }
 
     /// <summary>Takes a look at the data so far and returns the always-valid p-value after it.</summary>
     public double Observe(SampleSummary a, SampleSummary b)
     {
-        if (a.Count < 2 || b.Count < 2)
+        if (a.Count < MinimumPerArm || b.Count < MinimumPerArm)
         {
             return _alwaysValidP;
         }
 
-        double lambda = LikelihoodRatio(b.Mean - a.Mean, (a.Variance / a.Count) + (b.Variance / b.Count), MixtureVariance);
-        _alwaysValidP = Math.Min(_alwaysValidP, lambda <= 1 ? 1 : 1 / lambda);
+        double logLambda = LogLikelihoodRatio(b.Mean - a.Mean, DifferenceVariance(a, b, binary), MixtureVariance);
+        _alwaysValidP = Math.Min(_alwaysValidP, logLambda <= 0 ? 1 : Math.Exp(-logLambda));
         return _alwaysValidP;
     }
 }
