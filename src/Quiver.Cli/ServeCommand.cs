@@ -17,7 +17,7 @@ public static class ServeCommand
         };
         var host = new Option<string>("--host")
         {
-            Description = "Address to listen on. Non-loopback addresses need --allow-unauthenticated until authentication exists.",
+            Description = "Address to listen on. A non-loopback address needs --auth (or, behind a network that controls access, --allow-unauthenticated).",
             DefaultValueFactory = _ => defaults.Host,
         };
         var httpPort = new Option<int>("--http-port")
@@ -98,6 +98,14 @@ public static class ServeCommand
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
+        };
+        var auth = new Option<bool>("--auth")
+        {
+            Description = "Require authentication on every port: API keys from the registry (quiver keys create), roles by the policy table.",
+        };
+        var openHealth = new Option<bool>("--open-health")
+        {
+            Description = "With --auth, let the health endpoints (/v2/health/*, gRPC ServerLive/ServerReady) answer without credentials, for probes.",
         };
 
         var limitsFile = new Option<string?>("--limits-file")
@@ -187,7 +195,7 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the registry's models (the repository imported into it) over KServe v2 REST and gRPC.")
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
-            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, batchOutputRoot,
+            maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, batchOutputRoot, auth, openHealth,
             limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
         };
         foreach (Option option in jwtAndMtls)
@@ -217,6 +225,8 @@ public static class ServeCommand
                 JsonLogs = result.GetValue(logFormat) == "json",
                 OtlpEndpoint = result.GetValue(otlpEndpoint),
                 AllowUnauthenticatedRemote = result.GetValue(allowUnauthenticated),
+                RequireAuthentication = result.GetValue(auth),
+                OpenHealth = result.GetValue(openHealth),
                 DriftWebhook = result.GetValue(driftWebhook),
                 LimitsFile = result.GetValue(limitsFile),
                 MaxJsonDepth = result.GetValue(maxJsonDepth),

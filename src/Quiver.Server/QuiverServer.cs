@@ -91,8 +91,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
     /// Validates the options, loads ONNX Runtime and the model repository, and starts listening.
     /// Throws <see cref="ServerStartException"/> with every problem when it cannot start.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="configureServices"/> adds services before the host is built: the audit sink
+    /// (<see cref="Quiver.Core.Security.IAuditSink"/>) that authentication failures and denials are recorded in, say.
+    /// </remarks>
     public static async Task<QuiverServer> StartAsync(QuiverServerOptions options, Action<ILoggingBuilder>? configureLogging = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Action<IServiceCollection>? configureServices = null)
     {
         IReadOnlyList<string> errors = options.Validate();
         if (errors.Count > 0)
@@ -203,6 +207,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(pseudonymizer);
+
+        configureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
@@ -242,6 +248,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, options.OpenHealth,
+            new NotFoundMessages(lifecycle)));
+
         if (limits.Any)
         {
             // Rate and concurrency limits per principal and tenant. MUST run AFTER the authentication middleware, which
@@ -297,6 +306,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         };
         Log.Listening(logger, server.HttpAddress.ToString(), server.GrpcAddress.ToString(), lifecycle.Registry.Location);
         Log.Dashboard(logger, new Uri(server.HttpAddress, "ui/").ToString());
+        Log.Authentication(logger, options.AuthenticationConfigured
+            ? $"required on every port (API keys{(options.Jwt is not null ? ", JWT" : "")}" +
+              $"{(options.ClientCertificates.Mode != ClientCertificateRequirement.None ? ", client certificates" : "")}" +
+              $"{(options.OpenHealth ? "; health endpoints open" : "")})"
+            : "off: every caller is anonymous with every role");
         return server;
     }
 
@@ -318,6 +332,20 @@ public sealed partial class QuiverServer : IAsyncDisposable
         jobs.Start();
         return jobs;
     }
+
+    // The credentials this server accepts: API keys from the registry always, JWTs and client certificates when
+    // configured; null when authentication is off (loopback, every caller anonymous).
+    private static RequestAuthenticator? CreateAuthenticator(QuiverServerOptions options, IModelRegistry registry,
+        JwtAuthenticator? jwt, ClientCertificateAuthenticator? clientCertificates) =>
+        options.AuthenticationConfigured
+            ? new RequestAuthenticator(new ApiKeyAuthenticator(registry, TimeProvider.System),
+                jwt is null ? null : jwt.AuthenticateAsync,
+                clientCertificates is null ? null : clientCertificates.Authenticate)
+            : null;
+
+    /// <summary>Every endpoint the server maps (REST routes and the gRPC service's route), as routing sees them.</summary>
+    public IReadOnlyList<Endpoint> Endpoints =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_app).DataSources.SelectMany(source => source.Endpoints).ToList();
 
     /// <summary>Completes when the host shuts down (Ctrl+C, SIGTERM).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
@@ -502,6 +530,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 661, Level = LogLevel.Information, Message = "Request limits in force: {Limits}")]
         public static partial void LimitsInForce(ILogger logger, string limits);
+
+        [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "Authentication {Mode}")]
+        public static partial void Authentication(ILogger logger, string mode);
     }
 }
 

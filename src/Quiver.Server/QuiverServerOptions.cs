@@ -149,10 +149,22 @@ public sealed record QuiverServerOptions
         Limits ?? (LimitsFile is { } file ? Security.RequestLimits.Parse(File.ReadAllText(file)) : Security.RequestLimits.None);
 
     /// <summary>
-    /// Whether a non-loopback address may be bound with no authentication. Defaults to false: secure
-    /// by default, since authentication does not exist yet.
+    /// Whether a non-loopback address may be bound with no authentication. Defaults to false: secure by default.
     /// </summary>
     public bool AllowUnauthenticatedRemote { get; init; }
+
+    /// <summary>
+    /// Whether every request must authenticate (API keys from the registry, created with <c>quiver keys create</c>) and
+    /// be authorized by the policy table. Defaults to false: on loopback without it, every caller acts as anonymous
+    /// with every role.
+    /// </summary>
+    public bool RequireAuthentication { get; init; }
+
+    /// <summary>Whether the health endpoints (REST and gRPC) answer without credentials, for probes. Defaults to false.</summary>
+    public bool OpenHealth { get; init; }
+
+    /// <summary>True when requests must authenticate (--auth); JWTs and client certificates are then accepted when configured.</summary>
+    public bool AuthenticationConfigured => RequireAuthentication;
 
     /// <summary>Every problem with these options, so they can be reported together.</summary>
     public IReadOnlyList<string> Validate()
@@ -247,11 +259,17 @@ public sealed record QuiverServerOptions
         {
             errors.Add($"--host must be an IP address or 'localhost', got '{Host}'.");
         }
-        else if (!IsLoopback && !AllowUnauthenticatedRemote)
+        else if (!IsLoopback && !AuthenticationConfigured && !AllowUnauthenticatedRemote)
         {
-            errors.Add($"--host {Host} is not a loopback address, and Quiver has no authentication configured: " +
-                "anyone on the network could call the models. Bind 127.0.0.1, or pass --allow-unauthenticated " +
+            errors.Add($"--host {Host} is not a loopback address, and no authentication is configured: " +
+                "anyone on the network could call the models. Pass --auth and create API keys with 'quiver keys create " +
+                "--name NAME --role predictor' (see docs/security.md), bind 127.0.0.1, or pass --allow-unauthenticated " +
                 "if the network in front of Quiver already controls access.");
+        }
+
+        if (OpenHealth && !AuthenticationConfigured)
+        {
+            errors.Add("--open-health only matters with authentication on (--auth): without it every endpoint is open already.");
         }
 
         if ((TlsCertificatePath is null) != (TlsKeyPath is null))

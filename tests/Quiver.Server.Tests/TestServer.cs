@@ -27,7 +27,8 @@ public sealed class TestServer : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(string repository, Func<QuiverServerOptions, QuiverServerOptions>? configure = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? configureServices = null)
     {
         string ownDataDirectory = NewDataDirectory();
         var options = new QuiverServerOptions
@@ -43,7 +44,8 @@ public sealed class TestServer : IAsyncDisposable
 
         try
         {
-            QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+            QuiverServer server = await QuiverServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(),
+                configureServices: configureServices);
             return new TestServer(server, options.DataDirectory, owns);
         }
         catch when (owns)

@@ -6,12 +6,18 @@ using Quiver.Server;
 
 namespace Quiver.Cli.Keys;
 
-/// <summary><c>quiver keys</c>: the master key that encrypts model artifacts at rest.</summary>
+/// <summary>
+/// <c>quiver keys</c>: API keys that authenticate callers (<c>create</c>, <c>list</c>, <c>revoke</c>, in the registry),
+/// and the master key that encrypts model artifacts at rest (<c>generate</c>, <c>rotate</c>).
+/// </summary>
 public static class KeysCommand
 {
     public static Command Create()
     {
-        var command = new Command("keys", "Manage the master key that encrypts model artifacts at rest.");
+        var command = new Command("keys", "Manage API keys (create, list, revoke) and the master key that encrypts model artifacts at rest (generate, rotate).");
+        command.Subcommands.Add(ApiKeysCommands.Create());
+        command.Subcommands.Add(ApiKeysCommands.List());
+        command.Subcommands.Add(ApiKeysCommands.Revoke());
         command.Subcommands.Add(Generate());
         command.Subcommands.Add(Rotate());
         return command;

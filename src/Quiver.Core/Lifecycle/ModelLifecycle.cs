@@ -154,6 +154,13 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         Endpoints.Replace(splits);
     }
 
+    /// <summary>What loading a model that is neither registered nor in the repository says (also another tenant's model).</summary>
+    public string UnknownForLoadMessage(string name) =>
+        $"model '{name}' is neither in the registry nor a folder of the repository {_importer?.Root ?? "(none configured)"}.";
+
+    /// <summary>What unloading a model this server does not serve says (also another tenant's model).</summary>
+    public static string UnknownForUnloadMessage(string name) => $"model '{name}' is not in the repository.";
+
     /// <summary>
     /// The repository extension's load: registers the model folder's new versions and config changes, applies
     /// <paramref name="configOverride"/> (Triton's JSON model configuration, replacing the config files on this server)
@@ -189,8 +196,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         bool inRegistry = (await _registry.GetModelsAsync(cancellationToken)).Any(m => m.Name == name);
         if (!inRegistry && _importer?.FolderOf(name) is null)
         {
-            return new InferenceError(ErrorKind.NotFound,
-                $"model '{name}' is neither in the registry nor a folder of the repository {_importer?.Root ?? "(none configured)"}.");
+            return new InferenceError(ErrorKind.NotFound, UnknownForLoadMessage(name));
         }
 
         await _gate.WaitAsync(cancellationToken);
@@ -234,7 +240,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     {
         if (!Catalog.Models.ContainsKey(name))
         {
-            return new InferenceError(ErrorKind.NotFound, $"model '{name}' is not in the repository.");
+            return new InferenceError(ErrorKind.NotFound, UnknownForUnloadMessage(name));
         }
 
         await _gate.WaitAsync(cancellationToken);

@@ -32,6 +32,11 @@ public sealed record PushRequest
 
     public string? TrainingRunId { get; init; }
 
+    /// <summary>
+    /// The pushing principal's tenant (or the one an admin without a tenant names); null takes the tenant of the
+    /// bundle's config.json, if any. A model's owner is set by its first version.
+    /// </summary>
+    public string? Tenant { get; init; }
     /// <summary>Lineage: the version of this model the artifact was derived from; it must exist.</summary>
     public long? DerivedFrom { get; init; }
 
@@ -81,6 +86,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
 
     private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, WarmupSample? warmup, CancellationToken cancellationToken)
     {
+        string? tenant = TenantOf(request);
         StoredArtifact stored = await vault.PutAsync(content, IsUnrecordedAsync, cancellationToken);
         byte[]? wrappedKey = stored.WrappedKey;
         if (stored is { Encrypted: true, WrappedKey: null })
@@ -147,6 +153,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 ConfigJson = configJson,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
+                Tenant = tenant,
                 DerivedFrom = request.DerivedFrom,
                 OptimizationReport = request.OptimizationReport,
             }, cancellationToken);
@@ -168,6 +175,19 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
 
     private async Task<bool> IsUnrecordedAsync(string sha256, CancellationToken cancellationToken) =>
         await registry.FindArtifactAsync(sha256, cancellationToken) is null;
+
+    // The pusher's tenant and the one config.json names must agree: a tenant cannot push a model into another's.
+    private static string? TenantOf(PushRequest request)
+    {
+        string? configured = request.Bundle.Resolve().Config.Tenant;
+        if (request.Tenant is not null && configured is not null && configured != request.Tenant)
+        {
+            throw RegistryException.Invalid(
+                $"config.json names tenant '{configured}', but the push is for tenant '{request.Tenant}'; remove \"tenant\" or make them match.");
+        }
+
+        return request.Tenant ?? configured;
+    }
 
     private async Task CheckLineageAsync(PushRequest request, CancellationToken cancellationToken)
     {

@@ -58,6 +58,9 @@ public sealed partial class ModelCatalog : IDisposable
         }
     }
 
+    /// <summary>What a lookup of a model this server does not serve says (also what another tenant's model reads as).</summary>
+    public static string UnknownModelMessage(string name) => $"model '{name}' not found in the repository.";
+
     /// <summary>Every model with its versions' states, in name order.</summary>
     public IReadOnlyList<(string Name, ModelVersionStatus[] Versions)> Index() =>
         _state.Models.Select(m => (m.Key, m.Value)).ToArray();
@@ -72,7 +75,7 @@ public sealed partial class ModelCatalog : IDisposable
         Snapshot state = _state;
         if (!state.Models.TryGetValue(name, out ModelVersionStatus[]? versions))
         {
-            error = new InferenceError(ErrorKind.NotFound, $"model '{name}' not found in the repository.");
+            error = new InferenceError(ErrorKind.NotFound, UnknownModelMessage(name));
             return null;
         }
 
@@ -144,7 +147,7 @@ public sealed partial class ModelCatalog : IDisposable
                 return versions.Where(v => v.State == ModelState.Ready).Select(v => v.Model!).ToArray();
             }
 
-            error = new InferenceError(ErrorKind.NotFound, $"model '{name}' not found in the repository.");
+            error = new InferenceError(ErrorKind.NotFound, UnknownModelMessage(name));
             return [];
         }
 

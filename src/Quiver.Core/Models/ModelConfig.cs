@@ -92,6 +92,12 @@ public sealed record ModelConfig
     /// <summary>Which registered versions are loaded; null (the default without a config.pbtxt) loads all of them.</summary>
     public TritonVersionPolicy? VersionPolicy { get; init; }
 
+    /// <summary>
+    /// The tenant that owns a repository model (set when the model is first registered); null (the default) shares it
+    /// with every tenant.
+    /// </summary>
+    public string? Tenant { get; init; }
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -208,9 +214,15 @@ public sealed record ModelConfig
                     }
 
                     break;
+                case "tenant" when property.Value.ValueKind == JsonValueKind.String && Security.TenantNames.IsValid(property.Value.GetString()!):
+                    config = config with { Tenant = property.Value.GetString() };
+                    break;
+                case "tenant":
+                    errors.Add("'tenant' must be a tenant name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+                    break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging, " +
+                        "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging, tenant, " +
                         "sensitive_inputs, sensitive_parameters, max_tensor_elements)");
                     break;
             }

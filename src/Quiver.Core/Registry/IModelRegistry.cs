@@ -97,6 +97,21 @@ public interface IModelRegistry : IAsyncDisposable
     /// <summary>The batch job records one replica stored, oldest first.</summary>
     Task<IReadOnlyList<string>> GetBatchJobsAsync(string replica, CancellationToken cancellationToken = default);
 
+    /// <summary>One model, with its owner tenant, or null when it does not exist.</summary>
+    Task<RegisteredModel?> GetModelAsync(string model, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new API key (its secret's hash only); keys are not desired state, so the revision stays.</summary>
+    Task AddApiKeyAsync(Security.ApiKey key, CancellationToken cancellationToken = default);
+
+    /// <summary>One API key by id, or null.</summary>
+    Task<Security.ApiKey?> GetApiKeyAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Every API key, oldest first.</summary>
+    Task<IReadOnlyList<Security.ApiKey>> GetApiKeysAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Marks a key revoked at <paramref name="at"/> (keeping an earlier revocation); <see cref="RegistryErrorKind.NotFound"/> for an unknown id.</summary>
+    Task<Security.ApiKey> RevokeApiKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken = default);
+
     /// <summary>The registry's revision: a counter bumped in the same transaction as every change.</summary>
     Task<long> GetRevisionAsync(CancellationToken cancellationToken = default);
 

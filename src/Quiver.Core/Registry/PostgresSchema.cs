@@ -113,6 +113,19 @@ internal static class PostgresSchema
                 updated_at timestamptz NOT NULL
             );
             """),
+        new(6, """
+            CREATE TABLE api_keys (
+                id text PRIMARY KEY,
+                name text NOT NULL,
+                tenant text,
+                roles text NOT NULL,
+                secret_sha256 text NOT NULL,
+                created_at timestamptz NOT NULL,
+                expires_at timestamptz,
+                revoked_at timestamptz
+            );
+            ALTER TABLE models ADD COLUMN owner_tenant text;
+            """),
         new(10, """
             ALTER TABLE versions ADD COLUMN derived_from bigint;
             ALTER TABLE versions ADD COLUMN optimization_report text;

@@ -25,6 +25,12 @@ public sealed class RegistryException(RegistryErrorKind kind, string message, Ex
 
     public static RegistryException NotFound(string message) => new(RegistryErrorKind.NotFound, message);
 
+    /// <summary>What the registry says of a model it does not have (also what another tenant's model reads as).</summary>
+    public static RegistryException UnknownModel(string model) => NotFound($"model '{model}' does not exist in the registry.");
+
+    /// <summary>What asking for the rollout of a model without one says (also what another tenant's model reads as).</summary>
+    public static RegistryException NoRollout(string model) => NotFound($"model '{model}' has no rollout.");
+
     public static RegistryException Conflict(string message) => new(RegistryErrorKind.Conflict, message);
 
     public static RegistryException Invalid(string message) => new(RegistryErrorKind.Invalid, message);

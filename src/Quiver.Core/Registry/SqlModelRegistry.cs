@@ -16,6 +16,10 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
         "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report";
 
+    private const string ModelColumns = "name, description, created_at, owner_tenant";
+
+    private const string ApiKeyColumns = "id, name, tenant, roles, secret_sha256, created_at, expires_at, revoked_at";
+
     private const string HistoryColumns = "model, alias, version, previous_version, changed_at, changed_by, is_rollback";
 
     // So an outage is logged once, not on every poll.
@@ -64,8 +68,21 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         return await WriteAsync(async session =>
         {
             await session.ExecuteAsync(
-                "INSERT INTO models (name, description, created_at, last_version) VALUES (@name, @description, @now, 0) ON CONFLICT (name) DO NOTHING",
-                ("name", draft.Model), ("description", draft.ModelDescription), ("now", now));
+                "INSERT INTO models (name, description, created_at, last_version, owner_tenant) VALUES (@name, @description, @now, 0, @tenant) " +
+                "ON CONFLICT (name) DO NOTHING",
+                ("name", draft.Model), ("description", draft.ModelDescription), ("now", now), ("tenant", draft.Tenant));
+            if (draft.Tenant is not null)
+            {
+                // A model keeps the owner it was created with: a version for another tenant would hand its clients over.
+                string? owner = (await session.QueryAsync("SELECT owner_tenant FROM models WHERE name = @name", r => NullableString(r, 0),
+                    ("name", draft.Model))).Single();
+                if (owner != draft.Tenant)
+                {
+                    throw RegistryException.Conflict(owner is null
+                        ? $"model '{draft.Model}' is shared by every tenant; only a principal without a tenant may add versions to it."
+                        : $"model '{draft.Model}' belongs to another tenant; choose another name.");
+                }
+            }
 
             // The counter, not MAX(version), so a number is never handed out twice even if rows were ever deleted.
             long version = draft.Version is { } requested
@@ -119,13 +136,51 @@ public abstract partial class SqlModelRegistry : IModelRegistry
     public Task<IReadOnlyList<RegisteredModel>> GetModelsAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<RegisteredModel>>(async session =>
         {
-            List<RegisteredModel> models = await session.QueryAsync(
-                "SELECT name, description, created_at FROM models",
-                r => new RegisteredModel(r.GetString(0), NullableString(r, 1), r.GetFieldValue<DateTimeOffset>(2)));
+            List<RegisteredModel> models = await session.QueryAsync($"SELECT {ModelColumns} FROM models", ReadModel);
 
             // Sorted here: PostgreSQL would order by the database's collation, SQLite by bytes.
             models.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
             return models;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<RegisteredModel?> GetModelAsync(string model, CancellationToken cancellationToken = default) =>
+        ReadAsync(async session => (await session.QueryAsync($"SELECT {ModelColumns} FROM models WHERE name = @name", ReadModel,
+            ("name", model))).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task AddApiKeyAsync(Security.ApiKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return WriteAsync(async session =>
+        {
+            session.Unchanged = true;
+            await session.ExecuteAsync(
+                $"INSERT INTO api_keys ({ApiKeyColumns}) VALUES (@id, @name, @tenant, @roles, @hash, @createdAt, @expiresAt, @revokedAt)",
+                ("id", key.Id), ("name", key.Name), ("tenant", key.Tenant), ("roles", Security.RoleNames.Join(key.Roles)),
+                ("hash", key.SecretSha256), ("createdAt", key.CreatedAt), ("expiresAt", key.ExpiresAt), ("revokedAt", key.RevokedAt));
+            return 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<Security.ApiKey?> GetApiKeyAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(async session => (await session.QueryAsync($"SELECT {ApiKeyColumns} FROM api_keys WHERE id = @id", ReadApiKey,
+            ("id", id))).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Security.ApiKey>> GetApiKeysAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Security.ApiKey>>(async session => await session.QueryAsync(
+            $"SELECT {ApiKeyColumns} FROM api_keys ORDER BY created_at, id", ReadApiKey), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Security.ApiKey> RevokeApiKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        WriteAsync(async session =>
+        {
+            session.Unchanged = true;
+            await session.ExecuteAsync("UPDATE api_keys SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL", ("at", at), ("id", id));
+            return (await session.QueryAsync($"SELECT {ApiKeyColumns} FROM api_keys WHERE id = @id", ReadApiKey, ("id", id))).FirstOrDefault()
+                ?? throw RegistryException.NotFound($"there is no API key with id '{id}'; 'quiver keys list' shows them.");
         }, cancellationToken);
 
     /// <inheritdoc />
@@ -524,7 +579,9 @@ public abstract partial class SqlModelRegistry : IModelRegistry
             await using DbTransaction transaction = await BeginWriteAsync(connection, cancellationToken);
             var session = new SqlSession(connection, transaction, cancellationToken);
             await session.ExecuteAsync(createMigrationsTable);
-            long current = await session.ScalarLongAsync("SELECT MAX(version) FROM schema_migrations") ?? 0;
+            HashSet<long> applied = (await session.QueryAsync("SELECT version FROM schema_migrations", r => Convert.ToInt64(r.GetValue(0),
+                System.Globalization.CultureInfo.InvariantCulture))).ToHashSet();
+            long current = applied.Count == 0 ? 0 : applied.Max();
             if (current > known)
             {
                 throw RegistryException.Conflict(
@@ -532,7 +589,9 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                     "it was migrated by a newer Quiver. Upgrade Quiver, or point --registry at another database.");
             }
 
-            foreach (RegistryMigration migration in migrations.Where(m => m.Version > current))
+            // Every migration not applied yet, not only those above the highest applied: numbers are handed out to
+            // work merged in any order, so a database may have 10 and still lack 6.
+            foreach (RegistryMigration migration in migrations.Where(m => !applied.Contains(m.Version)))
             {
                 await session.ExecuteAsync(migration.Sql);
                 await session.ExecuteAsync(
@@ -631,7 +690,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
     {
         if (await session.ScalarLongAsync("SELECT 1 FROM models WHERE name = @model", ("model", model)) is null)
         {
-            throw RegistryException.NotFound($"model '{model}' does not exist in the registry.");
+            throw RegistryException.UnknownModel(model);
         }
     }
 
@@ -736,6 +795,21 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         r.GetFieldValue<DateTimeOffset>(4),
         r.GetString(5),
         r.GetBoolean(6));
+
+    private static RegisteredModel ReadModel(DbDataReader r) =>
+        new(r.GetString(0), NullableString(r, 1), r.GetFieldValue<DateTimeOffset>(2)) { Tenant = NullableString(r, 3) };
+
+    private static Security.ApiKey ReadApiKey(DbDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        Name = r.GetString(1),
+        Tenant = NullableString(r, 2),
+        Roles = Security.RoleNames.Split(r.GetString(3)),
+        SecretSha256 = r.GetString(4),
+        CreatedAt = r.GetFieldValue<DateTimeOffset>(5),
+        ExpiresAt = r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6),
+        RevokedAt = r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7),
+    };
 
     private static string? NullableString(DbDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
 

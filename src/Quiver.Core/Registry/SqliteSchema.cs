@@ -98,6 +98,19 @@ internal static class SqliteSchema
                 updated_at TEXT NOT NULL
             );
             """),
+        new(6, """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                tenant TEXT,
+                roles TEXT NOT NULL,
+                secret_sha256 TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT,
+                revoked_at TEXT
+            );
+            ALTER TABLE models ADD COLUMN owner_tenant TEXT;
+            """),
         new(10, """
             ALTER TABLE versions ADD COLUMN derived_from INTEGER;
             ALTER TABLE versions ADD COLUMN optimization_report TEXT;

@@ -12,6 +12,12 @@ public sealed record VersionDraft
     /// </summary>
     public long? Version { get; init; }
 
+    /// <summary>
+    /// The tenant that owns the model: set when this version creates the model; for an existing model it must match
+    /// its owner (null leaves the owner as it is).
+    /// </summary>
+    public string? Tenant { get; init; }
+
     /// <summary>The artifact's SHA-256 as 64 hex digits (stored lowercase).</summary>
     public required string Sha256 { get; init; }
 

@@ -97,7 +97,7 @@ public sealed partial class RolloutController : IAsyncDisposable
         try
         {
             Rollout rollout = (await ReadAsync(cancellationToken)).GetValueOrDefault(model)
-                ?? throw RegistryException.NotFound($"model '{model}' has no rollout.");
+                ?? throw RegistryException.NoRollout(model);
             if (!rollout.Routes)
             {
                 throw RegistryException.Conflict($"the rollout of model '{model}' is {rollout.State}; start a new one.");

@@ -92,24 +92,91 @@ internal static partial class GrpcEndpoints
 
     private static async Task<IMessage> CallUnaryAsync(GrpcCall call, string method, GrpcInferenceService service, int maxMessageBytes)
     {
-        byte[] request = await GrpcFraming.ReadMessageAsync(call.Context.Request.BodyReader, maxMessageBytes, call.Gzip, call.Cancellation)
+        byte[] bytes = await GrpcFraming.ReadMessageAsync(call.Context.Request.BodyReader, maxMessageBytes, call.Gzip, call.Cancellation)
             ?? throw GrpcException.InvalidArgument($"{method} needs one request message, and the call sent none");
-        CancellationToken cancellation = call.Cancellation;
-        return method switch
+        IMessage request = method switch
         {
-            "ServerLive" => service.ServerLive(Parse(ServerLiveRequest.Parser, request)),
-            "ServerReady" => service.ServerReady(Parse(ServerReadyRequest.Parser, request)),
-            "ModelReady" => service.ModelReady(Parse(ModelReadyRequest.Parser, request)),
-            "ServerMetadata" => service.ServerMetadata(Parse(ServerMetadataRequest.Parser, request)),
-            "ModelMetadata" => service.ModelMetadata(Parse(ModelMetadataRequest.Parser, request)),
-            "ModelInfer" => await service.ModelInferAsync(Parse(ModelInferRequest.Parser, request), cancellation),
-            "ModelConfig" => service.ModelConfig(Parse(ModelConfigRequest.Parser, request)),
-            "ModelStatistics" => service.ModelStatistics(Parse(ModelStatisticsRequest.Parser, request)),
-            "RepositoryIndex" => service.RepositoryIndex(Parse(RepositoryIndexRequest.Parser, request)),
-            "RepositoryModelLoad" => await service.RepositoryModelLoadAsync(Parse(RepositoryModelLoadRequest.Parser, request), cancellation),
-            "RepositoryModelUnload" => await service.RepositoryModelUnloadAsync(Parse(RepositoryModelUnloadRequest.Parser, request), cancellation),
+            "ServerLive" => Parse(ServerLiveRequest.Parser, bytes),
+            "ServerReady" => Parse(ServerReadyRequest.Parser, bytes),
+            "ModelReady" => Parse(ModelReadyRequest.Parser, bytes),
+            "ServerMetadata" => Parse(ServerMetadataRequest.Parser, bytes),
+            "ModelMetadata" => Parse(ModelMetadataRequest.Parser, bytes),
+            "ModelInfer" => Parse(ModelInferRequest.Parser, bytes),
+            "ModelConfig" => Parse(ModelConfigRequest.Parser, bytes),
+            "ModelStatistics" => Parse(ModelStatisticsRequest.Parser, bytes),
+            "RepositoryIndex" => Parse(RepositoryIndexRequest.Parser, bytes),
+            "RepositoryModelLoad" => Parse(RepositoryModelLoadRequest.Parser, bytes),
+            "RepositoryModelUnload" => Parse(RepositoryModelUnloadRequest.Parser, bytes),
             _ => throw new GrpcException(GrpcStatusCode.Unimplemented, $"inference.GRPCInferenceService has no method '{method}' in Quiver"),
         };
+
+        // Another tenant's model is answered exactly as a model that does not exist.
+        if (ModelNamed(request) is { Length: > 0 } model)
+        {
+            await RequireVisibleAsync(call, method, model);
+        }
+
+        CancellationToken cancellation = call.Cancellation;
+        IMessage response = request switch
+        {
+            ServerLiveRequest r => service.ServerLive(r),
+            ServerReadyRequest r => service.ServerReady(r),
+            ModelReadyRequest r => service.ModelReady(r),
+            ServerMetadataRequest r => service.ServerMetadata(r),
+            ModelMetadataRequest r => service.ModelMetadata(r),
+            ModelInferRequest r => await service.ModelInferAsync(r, cancellation),
+            ModelConfigRequest r => service.ModelConfig(r),
+            ModelStatisticsRequest r => service.ModelStatistics(r),
+            RepositoryIndexRequest r => service.RepositoryIndex(r),
+            RepositoryModelLoadRequest r => await service.RepositoryModelLoadAsync(r, cancellation),
+            RepositoryModelUnloadRequest r => await service.RepositoryModelUnloadAsync(r, cancellation),
+            _ => throw new InvalidOperationException($"no handler for {request.GetType().Name}"),
+        };
+        return await HideOtherTenantsAsync(call, response);
+    }
+
+    /// <summary>The model a request names, if it names one.</summary>
+    private static string? ModelNamed(IMessage request) => request switch
+    {
+        ModelReadyRequest r => r.Name,
+        ModelMetadataRequest r => r.Name,
+        ModelInferRequest r => r.ModelName,
+        ModelConfigRequest r => r.Name,
+        ModelStatisticsRequest r => r.Name,
+        RepositoryModelLoadRequest r => r.ModelName,
+        RepositoryModelUnloadRequest r => r.ModelName,
+        _ => null,
+    };
+
+    /// <summary>Throws NOT_FOUND, in the words used for a model that does not exist, for a model of another tenant.</summary>
+    internal static async Task RequireVisibleAsync(GrpcCall call, string method, string model)
+    {
+        if (Security.ModelVisibility.Of(call.Context) is { } visibility && !await visibility.CanSeeAsync(model, call.Cancellation))
+        {
+            throw new GrpcException(GrpcStatusCode.NotFound, visibility.NotFoundMessage(model, "grpc " + method));
+        }
+    }
+
+    // Lists (the repository index, every model's statistics) leave out the models of other tenants.
+    private static async Task<IMessage> HideOtherTenantsAsync(GrpcCall call, IMessage response)
+    {
+        if (Security.ModelVisibility.Of(call.Context) is not { } visibility || response is not (RepositoryIndexResponse or ModelStatisticsResponse))
+        {
+            return response;
+        }
+
+        Func<string, bool> visible = await visibility.VisibleAsync(call.Cancellation);
+        if (response is RepositoryIndexResponse index)
+        {
+            var shown = new RepositoryIndexResponse();
+            shown.Models.AddRange(index.Models.Where(m => visible(m.Name)));
+            return shown;
+        }
+
+        var statistics = (ModelStatisticsResponse)response;
+        var kept = new ModelStatisticsResponse();
+        kept.ModelStats.AddRange(statistics.ModelStats.Where(m => visible(m.Name)));
+        return kept;
     }
 
     public static T Parse<T>(MessageParser<T> parser, byte[] message) where T : IMessage<T>

@@ -41,6 +41,7 @@ internal sealed class GrpcInferStream(GrpcCall call, GrpcInferenceService servic
         try
         {
             request = GrpcEndpoints.Parse(ModelInferRequest.Parser, message);
+            await GrpcEndpoints.RequireVisibleAsync(call, "ModelStreamInfer", request.ModelName);
             response = new ModelStreamInferResponse { InferResponse = await service.ModelInferAsync(request, call.Cancellation) };
         }
         catch (GrpcException e)

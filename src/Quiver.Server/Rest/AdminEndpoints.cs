@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Registry;
+using Quiver.Core.Security;
 using Quiver.Core.Storage;
 
 namespace Quiver.Server.Rest;
@@ -27,8 +28,14 @@ internal static class AdminEndpoints
         routes.MapGet("/v2/admin/models", async (HttpContext context) =>
         {
             var models = new List<ModelView>();
+            Principal principal = context.Features.Get<Principal>() ?? Principal.Anonymous;
             foreach (RegisteredModel model in await registry.GetModelsAsync(context.RequestAborted))
             {
+                if (!principal.CanSee(model.Tenant))
+                {
+                    continue;
+                }
+
                 models.Add(await ModelView.ReadAsync(registry, model, context.RequestAborted));
             }
 
@@ -102,6 +109,7 @@ internal static class AdminEndpoints
 
             PushRequest request = ReadPush(context.Request.Query, model, Actor(context)) with
             {
+                Tenant = PushTenant(context),
                 OptimizationReport = ReadReportHeader(context.Request.Headers["X-Quiver-Optimization-Report"].ToString()),
             };
             PushResult result = await lifecycle.Publisher.PushAsync(context.Request.Body, request, context.RequestAborted);
@@ -331,7 +339,7 @@ internal static class AdminEndpoints
 
     private static async Task<RegisteredModel> RequireModelAsync(IModelRegistry registry, string model, CancellationToken cancellationToken) =>
         (await registry.GetModelsAsync(cancellationToken)).FirstOrDefault(m => m.Name == model)
-        ?? throw RegistryException.NotFound($"model '{model}' does not exist in the registry.");
+        ?? throw RegistryException.UnknownModel(model);
 
     private static async Task<RegisteredVersion> RequireVersionAsync(IModelRegistry registry, string model, string version, CancellationToken cancellationToken)
     {
@@ -353,8 +361,28 @@ internal static class AdminEndpoints
             _ => version.State,
         };
 
+    // An authenticated caller is recorded as who it proved to be; the header is only trusted without authentication.
     private static string Actor(HttpContext context) =>
-        context.Request.Headers[ActorHeader].ToString() is { Length: > 0 } actor ? actor : "api";
+        context.Features.Get<Principal>() is { Method: not "anonymous" } principal ? principal.Name
+        : context.Request.Headers[ActorHeader].ToString() is { Length: > 0 } actor ? actor : "api";
+
+    // The owner of a model a push creates: the pusher's tenant; a pusher without one (an admin) may name one (?tenant=).
+    private static string? PushTenant(HttpContext context)
+    {
+        string? named = context.Request.Query["tenant"].ToString() is { Length: > 0 } text ? text : null;
+        if (named is not null && !TenantNames.IsValid(named))
+        {
+            throw RegistryException.Invalid($"tenant '{named}' is not a valid name: use 1-64 letters, digits, '.', '_' or '-'.");
+        }
+
+        string? own = (context.Features.Get<Principal>() ?? Principal.Anonymous).Tenant;
+        if (own is not null && named is not null && named != own)
+        {
+            throw RegistryException.Invalid($"you are scoped to tenant '{own}' and cannot push a model for tenant '{named}'.");
+        }
+
+        return own ?? named;
+    }
 
     internal static string StateName(VersionState state) => state.ToString().ToLowerInvariant();
 

@@ -18,7 +18,9 @@ internal static class RepositoryEndpoints
         {
             using JsonDocument? body = await ReadBodyAsync(context, options);
             bool readyOnly = body?.RootElement.TryGetProperty("ready", out JsonElement ready) == true && ready.ValueKind == JsonValueKind.True;
-            await V2Endpoints.WriteJsonAsync(context, 200, w => ExtensionsJson.WriteIndex(w, catalog.Index(), readyOnly));
+            Func<string, bool> visible = await Security.ModelVisibility.FilterAsync(context);
+            var index = catalog.Index().Where(m => visible(m.Name)).ToList();
+            await V2Endpoints.WriteJsonAsync(context, 200, w => ExtensionsJson.WriteIndex(w, index, readyOnly));
         });
         routes.MapPost("/v2/repository/models/{model}/load", async (HttpContext context, string model) =>
         {

@@ -51,7 +51,7 @@ internal static class RolloutEndpoints
         routes.MapGet("/v2/admin/rollouts/{model}", async (HttpContext context, string model) =>
         {
             Rollout rollout = (await controller.ReadAsync(context.RequestAborted)).GetValueOrDefault(model)
-                ?? throw RegistryException.NotFound($"model '{model}' has no rollout.");
+                ?? throw RegistryException.NoRollout(model);
             await WriteRolloutAsync(context, 200, rollout, table);
         });
 

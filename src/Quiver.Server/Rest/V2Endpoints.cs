@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Quiver.Core;
 using Quiver.Core.Models;
 using Quiver.Core.Tensors;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -43,9 +44,9 @@ internal static class V2Endpoints
             StatisticsAsync(context, catalog, model, version));
 
         routes.MapPost("/v2/models/{model}/infer", (HttpContext context, string model) =>
-            InferAsync(context, service, options, model, null));
+            InferAsync(context, service, options, model, null)).WithMetadata(TenantCheckedByEndpoint.Instance);
         routes.MapPost("/v2/models/{model}/versions/{version}/infer", (HttpContext context, string model, string version) =>
-            InferAsync(context, service, options, model, version));
+            InferAsync(context, service, options, model, version)).WithMetadata(TenantCheckedByEndpoint.Instance);
     }
 
     private static async Task InferAsync(HttpContext context, InferenceService service, QuiverServerOptions options, string model, string? version)
@@ -57,6 +58,15 @@ internal static class V2Endpoints
         InferenceRequest request = jsonLength is { } length
             ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version, options.JsonLimits, sensitive)
             : InferenceJson.ReadRequest(body.Span, ReadOnlyMemory<byte>.Empty, model, version, options.JsonLimits, sensitive);
+
+        // Another tenant's model fails here, where a missing one would: after the body decoded, before it is looked up.
+        if (ModelVisibility.Of(context) is { } visibility && !await visibility.CanSeeAsync(model, context.RequestAborted))
+        {
+            const string Resource = "POST /v2/models/{model}/infer";
+            await SecurityAudit.RecordAsync(context, SecurityAudit.HiddenModel(visibility.Principal, Resource, model));
+            await WriteErrorAsync(context, StatusCodes.Status404NotFound, visibility.NotFoundMessage(model, Resource));
+            return;
+        }
 
         // The routing key of an endpoint's sticky split may come as a header instead of a parameter.
         if (context.Request.Headers[RoutingKeyHeader].ToString() is { Length: > 0 } routingKey
@@ -93,12 +103,19 @@ internal static class V2Endpoints
         await WriteJsonAsync(context, 200, w => InferenceJson.WriteResponse(w, result.Response!));
     }
 
-    private static Task StatisticsAsync(HttpContext context, ModelCatalog catalog, string? model, string? version)
+    private static async Task StatisticsAsync(HttpContext context, ModelCatalog catalog, string? model, string? version)
     {
         IReadOnlyList<ServedModel> models = catalog.ReadyVersions(model, version, out InferenceError? error);
-        return error is null
-            ? WriteJsonAsync(context, 200, w => ExtensionsJson.WriteStatistics(w, models))
-            : WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+        if (error is not null)
+        {
+            await WriteErrorAsync(context, ErrorStatus.For(error.Kind), error.Message);
+            return;
+        }
+
+        // Every model's statistics list only the models this caller may see (a named one was checked already).
+        Func<string, bool> visible = await Security.ModelVisibility.FilterAsync(context);
+        var shown = models.Where(m => visible(m.Name)).ToList();
+        await WriteJsonAsync(context, 200, w => ExtensionsJson.WriteStatistics(w, shown));
     }
 
     private static Task ModelMetadataAsync(HttpContext context, ModelCatalog catalog, string model, string? version)

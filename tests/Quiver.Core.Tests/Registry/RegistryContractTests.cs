@@ -457,4 +457,73 @@ public abstract class RegistryContractTests : IAsyncLifetime
         Assert.Contains("schema version 999", e.Message);
         Assert.Contains("newer", e.Message);
     }
+
+    [SkippableFact]
+    public async Task ApiKeys_ReadBackAsStored_AndRevocationKeepsTheFirstTime()
+    {
+        IModelRegistry registry = await OpenAsync();
+        var created = new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero);
+        var key = new Quiver.Core.Security.ApiKey
+        {
+            Id = "00112233aabbccdd", Name = "ci", Tenant = "acme",
+            Roles = new HashSet<Quiver.Core.Security.Role> { Quiver.Core.Security.Role.Predictor, Quiver.Core.Security.Role.Viewer },
+            SecretSha256 = new string('a', 64), CreatedAt = created, ExpiresAt = created.AddDays(30),
+        };
+        await registry.AddApiKeyAsync(key);
+        await registry.AddApiKeyAsync(key with { Id = "ffeeddccbbaa9988", Name = "other", Tenant = null, ExpiresAt = null, CreatedAt = created.AddSeconds(1) });
+
+        Quiver.Core.Security.ApiKey read = (await registry.GetApiKeyAsync(key.Id))!;
+        Quiver.Core.Security.ApiKey revoked = await registry.RevokeApiKeyAsync(key.Id, created.AddDays(2));
+        Quiver.Core.Security.ApiKey again = await registry.RevokeApiKeyAsync(key.Id, created.AddDays(3));
+
+        Assert.Equal((key.Id, key.Name, key.Tenant, key.SecretSha256, key.CreatedAt, key.ExpiresAt), (read.Id, read.Name, read.Tenant, read.SecretSha256, read.CreatedAt, read.ExpiresAt));
+        Assert.Equal(key.Roles.Order(), read.Roles.Order());
+        Assert.Null(read.RevokedAt);
+        Assert.Equal(created.AddDays(2), revoked.RevokedAt);
+        Assert.Equal(created.AddDays(2), again.RevokedAt);
+        Assert.Equal(["00112233aabbccdd", "ffeeddccbbaa9988"], (await registry.GetApiKeysAsync()).Select(k => k.Id));
+        Assert.Null(await registry.GetApiKeyAsync("0000000000000000"));
+        await ThrowsRegistryAsync(RegistryErrorKind.NotFound, () => registry.RevokeApiKeyAsync("0000000000000000", created));
+    }
+
+    [SkippableFact]
+    public async Task AModelsOwner_IsSetByItsFirstVersion_AndAnotherTenantCannotAddVersions()
+    {
+        IModelRegistry registry = await OpenAsync();
+        await registry.RegisterVersionAsync(Draft("owned") with { Tenant = "acme" });
+        await registry.RegisterVersionAsync(Draft("shared"));
+
+        await registry.RegisterVersionAsync(Draft("owned") with { Tenant = "acme" });
+        await registry.RegisterVersionAsync(Draft("owned"));
+        RegistryException other = await ThrowsRegistryAsync(RegistryErrorKind.Conflict,
+            () => registry.RegisterVersionAsync(Draft("owned") with { Tenant = "globex" }));
+        RegistryException intoShared = await ThrowsRegistryAsync(RegistryErrorKind.Conflict,
+            () => registry.RegisterVersionAsync(Draft("shared") with { Tenant = "globex" }));
+
+        Assert.Equal("acme", (await registry.GetModelAsync("owned"))!.Tenant);
+        Assert.Null((await registry.GetModelAsync("shared"))!.Tenant);
+        Assert.Null(await registry.GetModelAsync("nothing"));
+        Assert.Equal(3, (await registry.GetVersionsAsync("owned")).Count);
+        Assert.Contains("belongs to another tenant", other.Message);
+        Assert.DoesNotContain("acme", other.Message);
+        Assert.Contains("shared by every tenant", intoShared.Message);
+        Assert.Equal([("owned", "acme"), ("shared", null)], (await registry.GetModelsAsync()).Select(m => (m.Name, m.Tenant)));
+    }
+
+    [SkippableFact]
+    public async Task Open_ADatabaseWithALaterMigrationButNotAnEarlierOne_AppliesTheMissingOne()
+    {
+        // As after work with migration 10 was released before work with migration 6 was merged.
+        await OpenAsync();
+        await ExecuteSqlAsync("DROP TABLE api_keys");
+        await ExecuteSqlAsync("ALTER TABLE models DROP COLUMN owner_tenant");
+        await ExecuteSqlAsync("DELETE FROM schema_migrations WHERE version = 6");
+
+        IModelRegistry reopened = await OpenAsync();
+        await reopened.RegisterVersionAsync(Draft("m") with { Tenant = "acme" });
+
+        Assert.Empty(await reopened.GetApiKeysAsync());
+        Assert.Equal("acme", (await reopened.GetModelAsync("m"))!.Tenant);
+        Assert.Equal(1L, Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations WHERE version = 6")));
+    }
 }
