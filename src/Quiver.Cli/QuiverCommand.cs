@@ -18,6 +18,7 @@ public static class QuiverCommand
         root.Subcommands.Add(Rollouts.ExperimentCommand.Create());
         root.Subcommands.Add(Rollouts.EndpointCommand.Create());
         root.Subcommands.Add(Batch.BatchCommand.Create());
+        root.Subcommands.Add(Audit.AuditCommand.Create());
         return root;
     }
 }

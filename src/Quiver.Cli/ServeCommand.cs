@@ -95,6 +95,24 @@ public static class ServeCommand
         {
             Description = "URL that receives a JSON event (POST) whenever a model version's drift state changes.",
         };
+        var region = new Option<string?>("--region")
+        {
+            Description = "This server's region (e.g. eu-west-1) for data residency: versions pushed with --regions that do not name it are refused here.",
+        };
+        var auditKeyFile = new Option<string?>("--audit-key-file")
+        {
+            Description = "Key the audit log's anchors are HMACed with (default: audit.key in --data-dir, created on first use); replicas sharing a registry need the same file.",
+        };
+        var auditAnchorInterval = new Option<int>("--audit-anchor-interval")
+        {
+            Description = "Audit log entries between automatic HMAC anchors; quiver audit verify must be given the same.",
+            DefaultValueFactory = _ => defaults.AuditAnchorInterval,
+        };
+        var auditVerifyMinutes = new Option<double>("--audit-verify-minutes")
+        {
+            Description = "How often the server re-verifies the whole audit chain for the quiver_audit_chain_valid metric.",
+            DefaultValueFactory = _ => defaults.AuditVerifyInterval.TotalMinutes,
+        };
         var allowUnauthenticated = new Option<bool>("--allow-unauthenticated")
         {
             Description = "Allow a non-loopback --host without authentication (only behind a network that controls access).",
@@ -197,6 +215,7 @@ public static class ServeCommand
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
             maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, batchOutputRoot, auth, openHealth,
             limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
+            region, auditKeyFile, auditAnchorInterval, auditVerifyMinutes,
         };
         foreach (Option option in jwtAndMtls)
         {
@@ -235,6 +254,10 @@ public static class ServeCommand
                 MinRequestBodyBytesPerSecond = result.GetValue(minBodyRate),
                 MaxRequestHeaderBytes = result.GetValue(maxHeaderBytes),
                 MaxRequestHeaderCount = result.GetValue(maxHeaders),
+                Region = result.GetValue(region),
+                AuditKeyFile = result.GetValue(auditKeyFile),
+                AuditAnchorInterval = result.GetValue(auditAnchorInterval),
+                AuditVerifyInterval = TimeSpan.FromMinutes(Math.Max(0, result.GetValue(auditVerifyMinutes))),
                 // Any --jwt-* value turns JWT on, so a partial configuration is reported rather than ignored.
                 Jwt = result.GetValue(jwtJwks) is null && result.GetValue(jwtIssuer) is null && result.GetValue(jwtAudience) is null
                     && result.GetValue(jwtTenantClaim) is null && result.GetValue(jwtRoleMap) is not { Length: > 0 }

@@ -21,14 +21,16 @@ using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Storage;
 using Quiver.Core.Models;
+using Quiver.Core.Security;
+using Quiver.Core.Security.Audit;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Quiver.Core.Monitoring;
 using Quiver.Core.Monitoring.Payloads;
-using Quiver.Core.Security;
 using Quiver.Server.Monitoring;
 using Quiver.Onnx;
+using Quiver.Server.Audit;
 using Quiver.Server.Dashboard;
 using Quiver.Server.Grpc;
 using Quiver.Server.Rest;
@@ -85,6 +87,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
     private DriftNotifier? _driftNotifier;
     private RolloutController? _rollouts;
     private BatchJobManager? _batchJobs;
+    private AuditChainMonitor? _auditMonitor;
     private JwtAuthenticator? _jwt;
 
     /// <summary>
@@ -208,7 +211,13 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         builder.Services.AddSingleton(pseudonymizer);
 
+        // The audit log needs the registry, opened after the host is built; requests only run once it is set.
+        AuditLog? auditLog = null;
+        builder.Services.AddSingleton<IAuditSink>(_ => auditLog ?? throw new InvalidOperationException("the audit log is not open yet."));
+
+        // After the audit log's registration, so a test's own sink takes its place.
         configureServices?.Invoke(builder.Services);
+
         WebApplication app = builder.Build();
         ILoggerFactory loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger logger = loggerFactory.CreateLogger("Quiver.Server");
@@ -230,7 +239,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             runtime = OnnxRuntime.Initialize(loggerFactory);
             Log.RuntimeLoaded(logger, runtime.Version, runtime.LibraryPath, string.Join(", ", runtime.AvailableProviders));
-            lifecycle = await StartLifecycleAsync(options, runtime, loggerFactory, cancellationToken);
+            (lifecycle, auditLog) = await StartLifecycleAsync(options, runtime, loggerFactory, cancellationToken);
         }
         catch (Exception e) when (e is OrtLibraryException or DirectoryNotFoundException or RegistryException or IOException
             or UnauthorizedAccessException or FormatException or InvalidOperationException)
@@ -242,14 +251,17 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         ModelCatalog catalog = lifecycle.Catalog;
         var metrics = new InferenceMetrics(catalog, lifecycle.Endpoints);
+        var auditMonitor = new AuditChainMonitor(auditLog, metrics.Meter, options.AuditVerifyInterval, loggerFactory.CreateLogger("Quiver.Audit"));
         var exporter = new PrometheusExporter(metrics.Meter);
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
         var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5, pseudonymizer);
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
+        // Authentication first: the audit middleware records the principal it set.
         app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, options.OpenHealth,
             new NotFoundMessages(lifecycle)));
+        app.UseMiddleware<AuditMiddleware>();
 
         if (limits.Any)
         {
@@ -264,7 +276,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapAdmin(lifecycle, options);
         app.MapEndpointAdmin(lifecycle, options);
         app.MapExperiments(lifecycle, options);
-        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"));
+        app.MapAudit(auditLog, auditMonitor);
+        var rollouts = new RolloutController(lifecycle, options.RolloutCheckInterval, loggerFactory.CreateLogger("Quiver.Rollouts"), auditLog);
         app.MapRollouts(rollouts, lifecycle.Endpoints, options);
         app.MapDrift(lifecycle, options);
         var latencies = new LatencyHistograms(metrics.Meter);
@@ -284,6 +297,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             await rollouts.DisposeAsync();
             await batchJobs.DisposeAsync();
+            await auditMonitor.DisposeAsync();
             await StopLifecycleAsync(lifecycle);
             await payloads.DisposeAsync();
             jwt?.Dispose();
@@ -299,6 +313,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
             _payloads = payloads,
             _rollouts = rollouts,
             _batchJobs = batchJobs,
+            _auditMonitor = auditMonitor,
             _jwt = jwt,
             _driftNotifier = options.DriftWebhook is { } webhook
                 ? new DriftNotifier(catalog, new Uri(webhook), options.DriftCheckInterval, loggerFactory.CreateLogger("Quiver.Drift"))
@@ -368,6 +383,11 @@ public sealed partial class QuiverServer : IAsyncDisposable
         if (_rollouts is not null)
         {
             await _rollouts.DisposeAsync();
+        }
+
+        if (_auditMonitor is not null)
+        {
+            await _auditMonitor.DisposeAsync();
         }
 
         await StopLifecycleAsync(Lifecycle);
@@ -446,9 +466,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
         }
     };
 
-    // The registry (SQLite in the data directory unless configured), the artifact store beside it, the repository
-    // imported into them, and every model loaded before the server listens.
-    private static async Task<ModelLifecycle> StartLifecycleAsync(QuiverServerOptions options, OnnxRuntime runtime,
+    // The registry (SQLite in the data directory unless configured), the audit log in it, the artifact store beside
+    // it, the repository imported into them, and every model loaded before the server listens.
+    private static async Task<(ModelLifecycle, AuditLog)> StartLifecycleAsync(QuiverServerOptions options, OnnxRuntime runtime,
         ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.DataDirectory);
@@ -456,6 +476,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
             options.Registry ?? Path.Combine(options.DataDirectory, ModelRegistry.DefaultFileName), loggerFactory.CreateLogger("Quiver.Registry"), cancellationToken);
         try
         {
+            var auditLog = new AuditLog((IAuditStore)registry,
+                AuditKey.LoadOrCreate(options.AuditKeyFile ?? Path.Combine(options.DataDirectory, AuditKey.DefaultFileName)),
+                loggerFactory.CreateLogger("Quiver.Audit"), options.AuditAnchorInterval);
             Func<MasterKey?> loadKey = options.MasterKeyFile is { } keyFile
                 ? () => MasterKey.FromFile(keyFile)
                 : () => Environment.GetEnvironmentVariable(MasterKey.DefaultEnvironmentVariable) is { Length: > 0 } ? MasterKey.FromEnvironment() : null;
@@ -467,10 +490,13 @@ public sealed partial class QuiverServer : IAsyncDisposable
             ModelPublisher publisher = new(registry, vault, runtime);
             RepositoryImporter? importer = string.IsNullOrEmpty(options.ModelRepository) ? null : new RepositoryImporter(options.ModelRepository, publisher, registry);
             var lifecycle = new ModelLifecycle(registry, vault, catalog, runtime, importer,
-                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval) { Time = options.Time },
-                loggerFactory.CreateLogger("Quiver.Models"));
+                new LifecycleSettings(options.ReplicaName, options.RegistryPollInterval, options.RepositoryPollInterval)
+                {
+                    Region = options.Region, Time = options.Time,
+                },
+                loggerFactory.CreateLogger("Quiver.Models"), auditLog);
             await lifecycle.StartAsync(cancellationToken);
-            return lifecycle;
+            return (lifecycle, auditLog);
         }
         catch
         {

@@ -90,6 +90,24 @@ public sealed record QuiverServerOptions
     /// <summary>Logs as one JSON object per line (for log shippers) instead of human-readable lines. Defaults to false.</summary>
     public bool JsonLogs { get; init; }
 
+    /// <summary>
+    /// The key file the audit log's anchors are MACed with; created (32 random bytes) on first use when missing.
+    /// Defaults to audit.key in <see cref="DataDirectory"/>. Replicas sharing a registry must share this file.
+    /// </summary>
+    public string? AuditKeyFile { get; init; }
+
+    /// <summary>Entries between automatic audit anchors. Defaults to 100; every replica and <c>quiver audit verify</c> must agree.</summary>
+    public int AuditAnchorInterval { get; init; } = Core.Security.Audit.AuditLog.DefaultAnchorInterval;
+
+    /// <summary>How often the server verifies the whole audit chain for <c>quiver_audit_chain_valid</c>. Defaults to 5 min.</summary>
+    public TimeSpan AuditVerifyInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The region this server runs in (e.g. eu-west-1), checked against each version's allowed regions (data
+    /// residency). Null: no region, so versions restricted to regions are refused.
+    /// </summary>
+    public string? Region { get; init; }
+
     /// <summary>Where Quiver keeps its state. Defaults to ./.quiver.</summary>
     public string DataDirectory { get; init; } = ".quiver";
 
@@ -291,6 +309,21 @@ public sealed record QuiverServerOptions
         if (MasterKeyFile is not null && !File.Exists(MasterKeyFile))
         {
             errors.Add($"master key file '{MasterKeyFile}' does not exist; create one with 'quiver keys generate --output {MasterKeyFile}'.");
+        }
+
+        if (AuditAnchorInterval < 1)
+        {
+            errors.Add($"--audit-anchor-interval must be 1 or more entries, got {AuditAnchorInterval}.");
+        }
+
+        if (AuditVerifyInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"--audit-verify-interval must be positive, got {AuditVerifyInterval}.");
+        }
+
+        if (Region is not null && Core.Lifecycle.DataResidency.CheckRegion(Region) is { } badRegion)
+        {
+            errors.Add($"--region: {badRegion}");
         }
 
         if (RepositoryPollInterval < TimeSpan.Zero || RegistryPollInterval <= TimeSpan.Zero)

@@ -44,7 +44,8 @@ public sealed class KeysCommandTests : IDisposable
         string artifact = Directory.EnumerateFiles(DataDirectory, pushed.Sha256, SearchOption.AllDirectories).Single();
         byte[] before = File.ReadAllBytes(artifact);
 
-        using (QuiverProcess rotate = QuiverProcess.Start("keys", "rotate", "--master-key-file", KeyFile, "--data-dir", DataDirectory))
+        using (QuiverProcess rotate = QuiverProcess.StartWithEnvironment(new Dictionary<string, string> { ["USER"] = "carol" },
+            "keys", "rotate", "--master-key-file", KeyFile, "--data-dir", DataDirectory))
         {
             Assert.True(await rotate.WaitForExitAsync(s_timeout) == 0, rotate.Error);
             Assert.Contains("Re-wrapped 1 data key", rotate.Output);
@@ -58,6 +59,10 @@ public sealed class KeysCommandTests : IDisposable
         Assert.Equal(newKey.KeyId, rotated.KeyId);
         var vault = new ArtifactVault(Path.Combine(DataDirectory, "artifacts"), () => newKey, null);
         Assert.NotEmpty(await vault.ReadAsync(rotated, default));
+        await using IModelRegistry registry = await ModelRegistry.OpenAsync(Path.Combine(DataDirectory, ModelRegistry.DefaultFileName));
+        Core.Security.Audit.AuditEntry audited = Assert.Single(await ((Core.Security.Audit.IAuditStore)registry).ReadAuditAsync(0, null, 10));
+        Assert.Equal(("carol", "keys.rotate", "master-key", "success"), (audited.Actor, audited.Action, audited.Resource, audited.Outcome));
+        Assert.Contains(newKey.KeyId, audited.Details);
     }
 
     [Fact]

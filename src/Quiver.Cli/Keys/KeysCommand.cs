@@ -56,11 +56,12 @@ public static class KeysCommand
         };
         var dataDir = new Option<string>("--data-dir") { Description = "The server's data directory.", DefaultValueFactory = _ => defaults.DataDirectory };
         var registry = new Option<string?>("--registry") { Description = "The registry, as given to quiver serve (default: registry.db in --data-dir)." };
+        var auditKey = new Option<string?>("--audit-key-file") { Description = "The audit key, as given to quiver serve (default: audit.key in --data-dir)." };
         var command = new Command("rotate",
             "Re-wrap every artifact's data key under a new master key, without re-encrypting artifacts; running servers keep serving " +
             "and loading throughout (they read the pending <master-key-file>.new, then the replaced key file).")
         {
-            keyFile, newKeyFile, dataDir, registry,
+            keyFile, newKeyFile, dataDir, registry, auditKey,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -84,6 +85,19 @@ public static class KeysCommand
                 changed += await MasterKeyRotation.RotateAsync(opened, oldKey, newKey, cancellationToken);
                 File.Delete(pending);
                 Console.WriteLine($"Re-wrapped {changed} data key(s) under key {newKey.KeyId}; {current} now holds the new key.");
+                string? auditProblem = await Audit.AuditCommand.TryRecordAsync(opened, result.GetValue(dataDir)!, result.GetValue(auditKey),
+                    new Core.Security.AuditEvent(Audit.AuditCommand.CurrentUser, "keys.rotate", "master-key", "success")
+                    {
+                        Details = Core.Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
+                        {
+                            ["old_key_id"] = oldKey.KeyId, ["new_key_id"] = newKey.KeyId, ["rewrapped"] = changed,
+                        }),
+                    }, cancellationToken);
+                if (auditProblem is not null)
+                {
+                    await Console.Error.WriteLineAsync($"warning: {auditProblem}");
+                }
+
                 return 0;
             }
             catch (Exception e) when (e is ArtifactKeyException or RegistryException or IOException or FormatException or UnauthorizedAccessException)

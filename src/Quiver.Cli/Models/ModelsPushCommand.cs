@@ -30,6 +30,24 @@ public static class ModelsPushCommand
         var sourceUri = new Option<string?>("--source-uri") { Description = "Lineage: where the model came from (e.g. s3://bucket/run/model.onnx).", HelpName = "URI" };
         var trainingRun = new Option<string?>("--training-run") { Description = "Lineage: the id of the training run that produced it.", HelpName = "ID" };
         var force = new Option<bool>("--force") { Description = "Push even if the signature breaks the alias's existing clients." };
+        var regions = new Option<string?>("--regions")
+        {
+            Description = "Data residency: the only regions the version may be loaded and served in, comma-separated (e.g. eu-west-1,eu-central-1); " +
+                "servers started with another --region, or none, refuse it. Default: config.json's allowed_regions, else anywhere.",
+            HelpName = "R1,R2",
+        };
+        regions.Validators.Add(result =>
+        {
+            try
+            {
+                Core.Lifecycle.DataResidency.ParseList(result.GetValueOrDefault<string?>() ?? "");
+            }
+            catch (FormatException e)
+            {
+                result.AddError($"--regions: {e.Message}");
+            }
+        });
+
         var optimize = new Option<string?>("--optimize")
         {
             Description = "Also push an optimized copy as the next version, derived from this one with the report attached " +
@@ -50,7 +68,7 @@ public static class ModelsPushCommand
 
         var command = new Command("push", "Upload an ONNX file as the next version of model NAME (created if new). The same file and config twice is one version.")
         {
-            name, file, description, alias, config, tags, sourceUri, trainingRun, force, optimize, validation, maxAccuracyDrop, maxAbsDiff,
+            name, file, description, alias, config, tags, sourceUri, trainingRun, force, regions, optimize, validation, maxAccuracyDrop, maxAbsDiff,
         };
         command.Action = new AdminAction("models push", async (run, cancellationToken) =>
         {
@@ -67,6 +85,7 @@ public static class ModelsPushCommand
                 SourceUri = run.Result.GetValue(sourceUri),
                 TrainingRunId = run.Result.GetValue(trainingRun),
                 Force = run.Result.GetValue(force),
+                Regions = run.Result.GetValue(regions) is { } list ? Core.Lifecycle.DataResidency.ParseList(list) : [],
             };
 
             if (run.Result.GetValue(optimize) is { } mode)

@@ -30,6 +30,9 @@ public sealed record PushRequest
     /// <summary>Push even if the signature breaks the alias's clients.</summary>
     public bool Force { get; init; }
 
+    /// <summary>The regions the version may be loaded in (data residency); empty for no restriction.</summary>
+    public IReadOnlyList<string> Regions { get; init; } = [];
+
     /// <summary>Lineage: the version this artifact was derived from.</summary>
     public int? DerivedFrom { get; init; }
 
@@ -51,6 +54,7 @@ public sealed record PushRequest
         Add(query, "force", Force ? "true" : null);
         Add(query, "creator", Creator);
         Add(query, "config", Config);
+        Add(query, "regions", Regions.Count == 0 ? null : string.Join(',', Regions));
         Add(query, "derived_from", DerivedFrom?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return query.ToString();
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Quiver.Core.Models;
 using Quiver.Core.Registry;
+using Quiver.Core.Security;
 using Quiver.Core.Storage;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
@@ -14,6 +15,9 @@ namespace Quiver.Core.Lifecycle;
 /// <param name="RepositoryPollInterval">How often the repository folder is scanned for new versions; zero turns it off.</param>
 public sealed record LifecycleSettings(string Replica, TimeSpan RegistryPollInterval, TimeSpan RepositoryPollInterval)
 {
+    /// <summary>This server's region for data residency; null for none (versions restricted to regions are refused).</summary>
+    public string? Region { get; init; }
+
     /// <summary>The clock of the endpoints' experiment ledger. Defaults to the system's.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
@@ -32,6 +36,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     private readonly RepositoryImporter? _importer;
     private readonly LifecycleSettings _settings;
     private readonly ILogger _logger;
+    private readonly IAuditSink? _audit;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     // A load request's configuration override per model, parsed and as sent (the text tells loads apart).
@@ -42,8 +47,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
     private Task _background = Task.CompletedTask;
 
     public ModelLifecycle(IModelRegistry registry, ArtifactVault vault, ModelCatalog catalog, OnnxRuntime runtime,
-        RepositoryImporter? importer, LifecycleSettings settings, ILogger logger)
+        RepositoryImporter? importer, LifecycleSettings settings, ILogger logger, IAuditSink? audit = null)
     {
+        _audit = audit;
         Endpoints = new Routing.EndpointTable(settings.Time);
         _registry = registry;
         _vault = vault;
@@ -370,6 +376,23 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
             return previous;
         }
 
+        if (DataResidency.Refusal(AllowedRegionsOf(version), _settings.Region) is { } refusal)
+        {
+            // This replica's refusal only: the version stays loadable where it is allowed.
+            ModelVersionStatus refused = new ModelVersionStatus(version.Model, version.Version, ModelState.Failed, refusal, null) with { LoadKey = loadKey };
+            _failedLoads[key] = loadKey;
+            await ReportAsync(version, refused, cancellationToken, replicaOnly: true);
+            Log.ResidencyRefused(_logger, version.Model, version.Version, refusal);
+            await (_audit?.RecordAsync(new AuditEvent($"replica:{_settings.Replica}", "models.load", $"models/{version.Model}/versions/{version.Version}", "denied")
+            {
+                Details = Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
+                {
+                    ["allowed_regions"] = AllowedRegionsOf(version), ["region"] = _settings.Region, ["reason"] = refusal,
+                }),
+            }, cancellationToken) ?? ValueTask.CompletedTask);
+            return refused;
+        }
+
         ModelVersionStatus loaded = await Task.Run(() => LoadAsync(version, overrideConfig, cancellationToken), cancellationToken);
         loaded = loaded with { LoadKey = loadKey };
         await ReportAsync(version, loaded, cancellationToken);
@@ -413,9 +436,27 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         return status;
     }
 
+    // What the registry recorded at push, else the version's config.json as it is now (a repository folder edited since).
+    private static IReadOnlyList<string>? AllowedRegionsOf(RegisteredVersion version)
+    {
+        if (version.AllowedRegions is not null)
+        {
+            return version.AllowedRegions;
+        }
+
+        try
+        {
+            return ModelBundle.Parse(version.ConfigJson).Resolve().Config.AllowedRegions;
+        }
+        catch (ModelConfigException)
+        {
+            return null; // The load fails on the same configuration with this reason.
+        }
+    }
+
     // This replica's outcome, and the version's registry state when it was not yet known (a failure elsewhere
     // does not undo a version another replica serves).
-    private async Task ReportAsync(RegisteredVersion version, ModelVersionStatus status, CancellationToken cancellationToken)
+    private async Task ReportAsync(RegisteredVersion version, ModelVersionStatus status, CancellationToken cancellationToken, bool replicaOnly = false)
     {
         VersionState state = status.State == ModelState.Ready ? VersionState.Ready : VersionState.Failed;
         (string, long) key = (version.Model, version.Version);
@@ -425,7 +466,7 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         }
 
         await _registry.ReportReplicaStateAsync(_settings.Replica, version.Model, version.Version, state, status.Reason, cancellationToken);
-        if (version.State != state && (state == VersionState.Ready || version.State is VersionState.Registered or VersionState.Loading))
+        if (!replicaOnly && version.State != state && (state == VersionState.Ready || version.State is VersionState.Registered or VersionState.Loading))
         {
             await _registry.SetStateAsync(version.Model, version.Version, state, status.Reason, cancellationToken);
         }
@@ -548,6 +589,9 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
 
         [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Scanning the model repository failed: {Error}")]
         public static partial void RepositoryScanFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 643, Level = LogLevel.Warning, Message = "Model {Model} version {Version} is not loaded here: {Reason}")]
+        public static partial void ResidencyRefused(ILogger logger, string model, long version, string reason);
 
         [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Removed {Count} temporary file(s) of uploads cut short by a crash from {Folder}")]
         public static partial void AbandonedUploadsRemoved(ILogger logger, int count, string folder);

@@ -37,6 +37,10 @@ public sealed record PushRequest
     /// bundle's config.json, if any. A model's owner is set by its first version.
     /// </summary>
     public string? Tenant { get; init; }
+
+    /// <summary>The regions the version may be loaded in (data residency); null takes config.json's allowed_regions, if any.</summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
+
     /// <summary>Lineage: the version of this model the artifact was derived from; it must exist.</summary>
     public long? DerivedFrom { get; init; }
 
@@ -69,6 +73,9 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         WarmupSample? warmup = CheckConfiguration(request.Bundle);
+        IReadOnlyList<string>? regions = request.AllowedRegions is { } given
+            ? Validated(given)
+            : request.Bundle.Resolve().Config.AllowedRegions;
         await CheckLineageAsync(request, cancellationToken);
 
         // One push at a time from storing to registering: a file no version records is then one a crash left (its data
@@ -76,7 +83,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         await vault.Publishing.WaitAsync(cancellationToken);
         try
         {
-            return await StoreAndRegisterAsync(content, request, warmup, cancellationToken);
+            return await StoreAndRegisterAsync(content, request, warmup, regions, cancellationToken);
         }
         finally
         {
@@ -84,7 +91,8 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
     }
 
-    private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, WarmupSample? warmup, CancellationToken cancellationToken)
+    private async Task<PushResult> StoreAndRegisterAsync(Stream content, PushRequest request, WarmupSample? warmup, IReadOnlyList<string>? regions,
+        CancellationToken cancellationToken)
     {
         string? tenant = TenantOf(request);
         StoredArtifact stored = await vault.PutAsync(content, IsUnrecordedAsync, cancellationToken);
@@ -104,7 +112,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         {
             string configJson = request.Bundle.ToJson();
             RegisteredVersion? same = await FindSameAsync(request.Model, stored.Sha256, configJson, cancellationToken);
-            if (same is not null && request.Version is null)
+            if (same is not null && request.Version is null && (same.AllowedRegions ?? []).SequenceEqual(regions ?? []))
             {
                 return new PushResult(same, stored.AlreadyStored, Existing: true, []);
             }
@@ -154,6 +162,7 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
                 WrappedDataKey = wrappedKey,
                 KeyId = wrappedKey is null ? null : MasterKey.KeyIdOf(wrappedKey),
                 Tenant = tenant,
+                AllowedRegions = regions,
                 DerivedFrom = request.DerivedFrom,
                 OptimizationReport = request.OptimizationReport,
             }, cancellationToken);
@@ -171,6 +180,20 @@ public sealed class ModelPublisher(IModelRegistry registry, ArtifactVault vault,
         }
 
         return new PushResult(registered, stored.AlreadyStored, Existing: false, changes);
+    }
+
+    private static IReadOnlyList<string> Validated(IReadOnlyList<string> regions)
+    {
+        try
+        {
+            return regions.Count == 0
+                ? throw new FormatException("the list of allowed regions is empty: name at least one, e.g. eu-west-1,eu-central-1.")
+                : DataResidency.Validate(regions);
+        }
+        catch (FormatException e)
+        {
+            throw RegistryException.Invalid(e.Message);
+        }
     }
 
     private async Task<bool> IsUnrecordedAsync(string sha256, CancellationToken cancellationToken) =>

@@ -98,6 +98,12 @@ public sealed record ModelConfig
     /// </summary>
     public string? Tenant { get; init; }
 
+    /// <summary>
+    /// The regions the model may be loaded and served in (data residency), e.g. ["eu-west-1", "eu-central-1"];
+    /// null (the default) for anywhere. Recorded in the registry when the version is registered.
+    /// </summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
+
     /// <summary>The defaults, used when a model has no config.json.</summary>
     public static ModelConfig Default { get; } = new();
 
@@ -220,10 +226,24 @@ public sealed record ModelConfig
                 case "tenant":
                     errors.Add("'tenant' must be a tenant name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
                     break;
+                case "allowed_regions":
+                    try
+                    {
+                        config = property.Value.ValueKind == JsonValueKind.Array && property.Value.GetArrayLength() > 0
+                            && property.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
+                            ? config with { AllowedRegions = Lifecycle.DataResidency.Validate(property.Value.EnumerateArray().Select(v => v.GetString()!)) }
+                            : throw new FormatException("'allowed_regions' must be a non-empty array of region names, e.g. [\"eu-west-1\", \"eu-central-1\"]");
+                    }
+                    catch (FormatException e)
+                    {
+                        errors.Add(e.Message.TrimEnd('.'));
+                    }
+
+                    break;
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
-                        "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, version_policy, payload_logging, tenant, " +
-                        "sensitive_inputs, sensitive_parameters, max_tensor_elements)");
+                        "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, " +
+                        "version_policy, payload_logging, tenant, allowed_regions, sensitive_inputs, sensitive_parameters, max_tensor_elements)");
                     break;
             }
         }

@@ -126,6 +126,35 @@ internal static class PostgresSchema
             );
             ALTER TABLE models ADD COLUMN owner_tenant text;
             """),
+        // The tamper-evident audit log: rows are only ever inserted; see Security/Audit.
+        new(7, """
+            CREATE TABLE audit_log (
+                sequence bigint PRIMARY KEY,
+                recorded_at timestamptz NOT NULL,
+                actor text NOT NULL,
+                tenant text,
+                action text NOT NULL,
+                resource text NOT NULL,
+                outcome text NOT NULL,
+                source text,
+                details text,
+                previous_hash text NOT NULL,
+                hash text NOT NULL
+            );
+            CREATE INDEX audit_log_by_time ON audit_log (recorded_at);
+            CREATE TABLE audit_anchors (
+                sequence bigint PRIMARY KEY,
+                head_hash text NOT NULL,
+                previous_mac text NOT NULL,
+                created_at timestamptz NOT NULL,
+                key_id text NOT NULL,
+                mac text NOT NULL
+            );
+            """),
+        // Data residency: the regions a version may be loaded in, a JSON array; NULL for anywhere.
+        new(8, """
+            ALTER TABLE versions ADD COLUMN allowed_regions text;
+            """),
         new(10, """
             ALTER TABLE versions ADD COLUMN derived_from bigint;
             ALTER TABLE versions ADD COLUMN optimization_report text;

@@ -57,6 +57,9 @@ public sealed record RegisteredVersion
     /// <summary>Which key-encryption key wrapped <see cref="WrappedDataKey"/>.</summary>
     public string? KeyId { get; init; }
 
+    /// <summary>The regions this version may be loaded and served in (data residency); null for anywhere.</summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
+
     /// <summary>Lineage: the version of the same model this one was derived from (e.g. by <c>quiver optimize</c>).</summary>
     public long? DerivedFrom { get; init; }
 

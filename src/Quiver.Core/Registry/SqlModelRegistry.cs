@@ -14,7 +14,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
 {
     private const string VersionColumns =
         "model, version, sha256, size_bytes, framework, input_signature, output_signature, creator, created_at, description, " +
-        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report";
+        "tags, source_uri, training_run_id, config_json, state, reason, wrapped_data_key, key_id, derived_from, optimization_report, allowed_regions";
 
     private const string ModelColumns = "name, description, created_at, owner_tenant";
 
@@ -114,20 +114,22 @@ public abstract partial class SqlModelRegistry : IModelRegistry
                 Reason = null,
                 WrappedDataKey = draft.WrappedDataKey,
                 KeyId = draft.KeyId,
+                AllowedRegions = draft.AllowedRegions is { Count: > 0 } regions ? regions.ToArray() : null,
                 DerivedFrom = draft.DerivedFrom,
                 OptimizationReport = draft.OptimizationReport,
             };
 
             await session.ExecuteAsync(
                 $"INSERT INTO versions ({VersionColumns}) VALUES (@model, @version, @sha256, @size, @framework, @input, @output, @creator, " +
-                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @derivedFrom, @optimizationReport)",
+                "@createdAt, @description, @tags, @sourceUri, @trainingRunId, @config, @state, @reason, @wrappedKey, @keyId, @derivedFrom, @optimizationReport, @regions)",
                 ("model", registered.Model), ("version", registered.Version), ("sha256", registered.Sha256), ("size", registered.SizeBytes),
                 ("framework", registered.Framework), ("input", registered.InputSignature), ("output", registered.OutputSignature),
                 ("creator", registered.Creator), ("createdAt", registered.CreatedAt), ("description", registered.Description),
                 ("tags", JsonSerializer.Serialize(registered.Tags)), ("sourceUri", registered.SourceUri),
                 ("trainingRunId", registered.TrainingRunId), ("config", registered.ConfigJson), ("state", ToText(registered.State)),
                 ("reason", null), ("wrappedKey", registered.WrappedDataKey), ("keyId", registered.KeyId),
-                ("derivedFrom", registered.DerivedFrom), ("optimizationReport", registered.OptimizationReport));
+                ("derivedFrom", registered.DerivedFrom), ("optimizationReport", registered.OptimizationReport),
+                ("regions", registered.AllowedRegions is null ? null : JsonSerializer.Serialize(registered.AllowedRegions)));
             return registered;
         }, cancellationToken);
     }
@@ -785,6 +787,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         KeyId = NullableString(r, 17),
         DerivedFrom = r.IsDBNull(18) ? null : r.GetInt64(18),
         OptimizationReport = NullableString(r, 19),
+        AllowedRegions = r.IsDBNull(20) ? null : JsonSerializer.Deserialize<string[]>(r.GetString(20)),
     };
 
     private static AliasChange ReadAliasChange(DbDataReader r) => new(

@@ -111,6 +111,35 @@ internal static class SqliteSchema
             );
             ALTER TABLE models ADD COLUMN owner_tenant TEXT;
             """),
+        // The tamper-evident audit log: rows are only ever inserted; see Security/Audit.
+        new(7, """
+            CREATE TABLE audit_log (
+                sequence INTEGER PRIMARY KEY,
+                recorded_at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                tenant TEXT,
+                action TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                source TEXT,
+                details TEXT,
+                previous_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            );
+            CREATE INDEX audit_log_by_time ON audit_log (recorded_at);
+            CREATE TABLE audit_anchors (
+                sequence INTEGER PRIMARY KEY,
+                head_hash TEXT NOT NULL,
+                previous_mac TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                mac TEXT NOT NULL
+            );
+            """),
+        // Data residency: the regions a version may be loaded in, a JSON array; NULL for anywhere.
+        new(8, """
+            ALTER TABLE versions ADD COLUMN allowed_regions TEXT;
+            """),
         new(10, """
             ALTER TABLE versions ADD COLUMN derived_from INTEGER;
             ALTER TABLE versions ADD COLUMN optimization_report TEXT;

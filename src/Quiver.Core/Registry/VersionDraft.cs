@@ -57,6 +57,9 @@ public sealed record VersionDraft
     /// <summary>Which key-encryption key wrapped <see cref="WrappedDataKey"/>.</summary>
     public string? KeyId { get; init; }
 
+    /// <summary>The regions this version may be loaded and served in (data residency); null for anywhere.</summary>
+    public IReadOnlyList<string>? AllowedRegions { get; init; }
+
     /// <summary>The model's description, used only when this registration creates the model.</summary>
     public string? ModelDescription { get; init; }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Registry;
+using Quiver.Core.Security;
 
 namespace Quiver.Core.Routing;
 
@@ -18,11 +19,16 @@ public sealed partial class RolloutController : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
+    private readonly IAuditSink? _audit;
 
-    public RolloutController(ModelLifecycle lifecycle, TimeSpan tick, ILogger logger)
+    /// <summary>The actor the audit log names for the controller's own decisions.</summary>
+    public const string AuditActor = "rollout-controller";
+
+    public RolloutController(ModelLifecycle lifecycle, TimeSpan tick, ILogger logger, IAuditSink? audit = null)
     {
         _lifecycle = lifecycle;
         _logger = logger;
+        _audit = audit;
         _loop = Task.Run(() => RunAsync(tick));
     }
 
@@ -194,25 +200,55 @@ public sealed partial class RolloutController : IAsyncDisposable
         double ratio = baselineP99 > 0 ? candidate.P99Milliseconds / baselineP99.Value : 1;
         string yardstick = baselineServes ? "the baseline's" : $"the baseline's {baselineP99:F2} ms of the last step";
         rollout = rollout with { BaselineP99Milliseconds = baselineP99 };
+        Rollout decided;
         if (candidate.ErrorRate > rollout.MaxErrorRate)
         {
-            await FinishAsync(rollout.With("rollback", $"error rate {candidate.ErrorRate:P2} above {rollout.MaxErrorRate:P2} ({numbers})", now)
+            decided = await FinishAsync(rollout.With("rollback", $"error rate {candidate.ErrorRate:P2} above {rollout.MaxErrorRate:P2} ({numbers})", now)
                 with { State = Rollout.RolledBack }, cancellationToken);
         }
         else if (ratio > rollout.MaxP99LatencyRatio)
         {
-            await FinishAsync(rollout.With("rollback", $"p99 latency {ratio:F2}× {yardstick}, above {rollout.MaxP99LatencyRatio:F2}× ({numbers})", now)
+            decided = await FinishAsync(rollout.With("rollback", $"p99 latency {ratio:F2}× {yardstick}, above {rollout.MaxP99LatencyRatio:F2}× ({numbers})", now)
                 with { State = Rollout.RolledBack }, cancellationToken);
         }
         else if (rollout.StepIndex == rollout.Steps.Length - 1)
         {
-            await FinishAsync(rollout.With("promote", $"healthy at 100% ({numbers})", now) with { State = Rollout.Promoted }, cancellationToken);
+            decided = await FinishAsync(rollout.With("promote", $"healthy at 100% ({numbers})", now) with { State = Rollout.Promoted }, cancellationToken);
         }
         else
         {
             Rollout next = rollout with { StepIndex = rollout.StepIndex + 1, StepStartedAt = now };
-            await SaveAsync(next.With("advance", $"to {next.CandidateWeight}%: healthy at {rollout.CandidateWeight}% ({numbers})", now), cancellationToken);
+            decided = next.With("advance", $"to {next.CandidateWeight}%: healthy at {rollout.CandidateWeight}% ({numbers})", now);
+            await SaveAsync(decided, cancellationToken);
         }
+
+        await AuditDecisionAsync(decided, baseline, candidate);
+    }
+
+    // The controller's own decisions are management actions too: recorded with the figures they were made on.
+    private ValueTask AuditDecisionAsync(Rollout decided, VariantWindow.Snapshot baseline, VariantWindow.Snapshot candidate)
+    {
+        if (_audit is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        RolloutEvent decision = decided.History[^1];
+        string? details = Security.Audit.AuditDetails.ToJson(new Dictionary<string, object?>
+        {
+            ["reason"] = decision.Reason,
+            ["baseline_version"] = decided.Baseline,
+            ["candidate_version"] = decided.Candidate,
+            ["candidate_weight"] = decided.CandidateWeight,
+            ["candidate_requests"] = candidate.Requests,
+            ["candidate_error_rate"] = candidate.ErrorRate,
+            ["candidate_p99_ms"] = candidate.P99Milliseconds,
+            ["baseline_requests"] = baseline.Requests,
+            ["baseline_error_rate"] = baseline.ErrorRate,
+            ["baseline_p99_ms"] = baseline.P99Milliseconds,
+            ["replica"] = _lifecycle.Replica,
+        });
+        return _audit.RecordAsync(new AuditEvent(AuditActor, $"rollouts.{decision.Action}", $"rollouts/{decided.Model}", "success") { Details = details });
     }
 
     private (VariantWindow.Snapshot Baseline, VariantWindow.Snapshot Candidate) TakeWindows(string model) =>

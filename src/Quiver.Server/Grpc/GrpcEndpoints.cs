@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 using Quiver.Server.Grpc.Proto;
 
 namespace Quiver.Server.Grpc;
@@ -128,8 +129,8 @@ internal static partial class GrpcEndpoints
             ModelConfigRequest r => service.ModelConfig(r),
             ModelStatisticsRequest r => service.ModelStatistics(r),
             RepositoryIndexRequest r => service.RepositoryIndex(r),
-            RepositoryModelLoadRequest r => await service.RepositoryModelLoadAsync(r, cancellation),
-            RepositoryModelUnloadRequest r => await service.RepositoryModelUnloadAsync(r, cancellation),
+            RepositoryModelLoadRequest r => await AuditedLoadAsync(call, r, service),
+            RepositoryModelUnloadRequest r => await AuditedUnloadAsync(call, r, service),
             _ => throw new InvalidOperationException($"no handler for {request.GetType().Name}"),
         };
         return await HideOtherTenantsAsync(call, response);
@@ -178,6 +179,15 @@ internal static partial class GrpcEndpoints
         kept.ModelStats.AddRange(statistics.ModelStats.Where(m => visible(m.Name)));
         return kept;
     }
+
+    // Loading and unloading are management actions: audited as over REST.
+    private static Task<RepositoryModelLoadResponse> AuditedLoadAsync(GrpcCall call, RepositoryModelLoadRequest request, GrpcInferenceService service) =>
+        AuditedEndpoints.RunAsync(call.Context, "repository.load", $"models/{request.ModelName}",
+            () => service.RepositoryModelLoadAsync(request, call.Cancellation));
+
+    private static Task<RepositoryModelUnloadResponse> AuditedUnloadAsync(GrpcCall call, RepositoryModelUnloadRequest request, GrpcInferenceService service) =>
+        AuditedEndpoints.RunAsync(call.Context, "repository.unload", $"models/{request.ModelName}",
+            () => service.RepositoryModelUnloadAsync(request, call.Cancellation));
 
     public static T Parse<T>(MessageParser<T> parser, byte[] message) where T : IMessage<T>
     {

@@ -9,6 +9,7 @@ using Quiver.Core.Models;
 using Quiver.Core.Registry;
 using Quiver.Core.Security;
 using Quiver.Core.Storage;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -114,6 +115,10 @@ internal static class AdminEndpoints
             };
             PushResult result = await lifecycle.Publisher.PushAsync(context.Request.Body, request, context.RequestAborted);
             await lifecycle.ReconcileAsync(model, context.RequestAborted);
+            AuditScope.Note(context, "version", result.Version.Version);
+            AuditScope.Note(context, "sha256", result.Version.Sha256);
+            AuditScope.Note(context, "existing", result.Existing);
+            AuditScope.Note(context, "allowed_regions", result.Version.AllowedRegions);
             await WriteAsync(context, result.Existing ? 200 : 201, w =>
             {
                 w.WriteString("model", model);
@@ -134,23 +139,24 @@ internal static class AdminEndpoints
 
                 w.WriteEndArray();
             });
-        });
+        }).Audited("models.push", "models/{model}");
 
         routes.MapPut("/v2/admin/models/{model}/aliases/{alias}", async (HttpContext context, string model, string alias) =>
         {
             long version = await ReadVersionFieldAsync(context, options);
             await MoveAliasAsync(context, lifecycle, model, alias, () => registry.SetAliasAsync(model, alias, version, Actor(context), context.RequestAborted));
-        });
+        }).Audited("models.alias.set", "models/{model}/aliases/{alias}");
 
         routes.MapDelete("/v2/admin/models/{model}/aliases/{alias}", async (HttpContext context, string model, string alias) =>
-            await MoveAliasAsync(context, lifecycle, model, alias, () => registry.RemoveAliasAsync(model, alias, Actor(context), context.RequestAborted)));
+            await MoveAliasAsync(context, lifecycle, model, alias, () => registry.RemoveAliasAsync(model, alias, Actor(context), context.RequestAborted)))
+            .Audited("models.alias.delete", "models/{model}/aliases/{alias}");
 
         routes.MapPost("/v2/admin/models/{model}/promote", async (HttpContext context, string model) =>
         {
             long version = await ReadVersionFieldAsync(context, options);
             await MoveAliasAsync(context, lifecycle, model, ModelCatalog.DefaultAlias,
                 () => registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, version, Actor(context), context.RequestAborted));
-        });
+        }).Audited("models.promote", "models/{model}");
 
         routes.MapPost("/v2/admin/models/{model}/rollback", async (HttpContext context, string model) =>
         {
@@ -162,7 +168,7 @@ internal static class AdminEndpoints
             }
 
             await MoveAliasAsync(context, lifecycle, model, alias, () => registry.RollbackAliasAsync(model, alias, Actor(context), context.RequestAborted));
-        });
+        }).Audited("models.rollback", "models/{model}");
 
         routes.MapPost("/v2/admin/models/{model}/versions/{version}/retire", async (HttpContext context, string model, string version) =>
         {
@@ -178,7 +184,7 @@ internal static class AdminEndpoints
             await lifecycle.ReconcileAsync(model, context.RequestAborted);
             IReadOnlyDictionary<string, long> aliases = await registry.GetAliasesAsync(model, context.RequestAborted);
             await WriteAsync(context, 200, w => WriteVersionProperties(w, retired, aliases));
-        });
+        }).Audited("models.retire", "models/{model}/versions/{version}");
 
         // Blue-green: the new version takes all traffic at once while the old one stays loaded and warm behind the
         // "standby" alias (alias targets are always loaded), for an instant rollback until finalize.
@@ -204,7 +210,7 @@ internal static class AdminEndpoints
             await registry.SetAliasAsync(model, Standby, live.Version, Actor(context), context.RequestAborted);
             await registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, version, Actor(context), context.RequestAborted);
             await WriteBlueGreenAsync(context, lifecycle, model);
-        });
+        }).Audited("models.bluegreen.start", "models/{model}");
 
         routes.MapPost("/v2/admin/models/{model}/bluegreen/{action}", async (HttpContext context, string model, string action) =>
         {
@@ -233,7 +239,7 @@ internal static class AdminEndpoints
             }
 
             await WriteBlueGreenAsync(context, lifecycle, model);
-        });
+        }).Audited("models.bluegreen.{action}", "models/{model}");
 
         routes.MapGet("/v2/admin/models/{model}/history", async (HttpContext context, string model) =>
         {
@@ -266,6 +272,8 @@ internal static class AdminEndpoints
         await move();
         await lifecycle.ReconcileAsync(model, context.RequestAborted);
         long? after = (await registry.GetAliasesAsync(model, context.RequestAborted)).TryGetValue(alias, out long a) ? a : null;
+        AuditScope.Note(context, "version", after);
+        AuditScope.Note(context, "previous_version", before);
         await WriteAsync(context, 200, w =>
         {
             w.WriteString("model", model);
@@ -301,6 +309,7 @@ internal static class AdminEndpoints
             Tags = Text("tags")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             SourceUri = Text("source_uri"),
             TrainingRunId = Text("training_run_id"),
+            AllowedRegions = Text("regions") is { } regions ? RegionsOf(regions) : null,
             DerivedFrom = Text("derived_from") switch
             {
                 null => null,
@@ -328,13 +337,27 @@ internal static class AdminEndpoints
         }
     }
 
+    private static IReadOnlyList<string> RegionsOf(string list)
+    {
+        try
+        {
+            return DataResidency.ParseList(list);
+        }
+        catch (FormatException e)
+        {
+            throw RegistryException.Invalid(e.Message);
+        }
+    }
+
     private static async Task<long> ReadVersionFieldAsync(HttpContext context, QuiverServerOptions options)
     {
         using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
-        return body?.RootElement.TryGetProperty("version", out JsonElement version) == true
+        long asked = body?.RootElement.TryGetProperty("version", out JsonElement version) == true
             && version.ValueKind == JsonValueKind.Number && version.TryGetInt64(out long number) && number > 0
             ? number
             : throw RegistryException.Invalid("the body must be a JSON object with \"version\": a positive integer, e.g. {\"version\": 3}.");
+        AuditScope.Note(context, "version", asked);
+        return asked;
     }
 
     private static async Task<RegisteredModel> RequireModelAsync(IModelRegistry registry, string model, CancellationToken cancellationToken) =>
@@ -420,6 +443,20 @@ internal static class AdminEndpoints
         WriteRawJson(w, "inputs", version.InputSignature);
         WriteRawJson(w, "outputs", version.OutputSignature);
         w.WriteBoolean("encrypted", version.WrappedDataKey is not null);
+        if (version.AllowedRegions is { } regions)
+        {
+            w.WriteStartArray("allowed_regions");
+            foreach (string region in regions)
+            {
+                w.WriteStringValue(region);
+            }
+
+            w.WriteEndArray();
+        }
+        else
+        {
+            w.WriteNull("allowed_regions");
+        }
         w.WriteStartArray("aliases");
         foreach ((string alias, _) in aliases.Where(a => a.Value == version.Version).OrderBy(a => a.Key, StringComparer.Ordinal))
         {

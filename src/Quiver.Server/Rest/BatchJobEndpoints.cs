@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Batch;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -36,13 +37,15 @@ internal static class BatchJobEndpoints
             {
                 BatchJob job = await Task.Run(() => jobs.Submit(spec), context.RequestAborted);
                 context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
+                AuditScope.SetResource(context, $"batch/jobs/{job.Id}");
+                AuditScope.Note(context, "model", spec.Model);
                 await WriteAsync(context, 201, job);
             }
             catch (BatchException e)
             {
                 await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.ModelNotFound ? 404 : 400, e.Message);
             }
-        });
+        }).Audited("batch.submit", "batch/jobs");
 
         routes.MapGet("/v2/admin/batch/jobs", (HttpContext context) =>
             WriteAsync(context, 200, new Dictionary<string, object> { ["jobs"] = jobs.List() }));
@@ -51,7 +54,8 @@ internal static class BatchJobEndpoints
             jobs.Get(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id));
 
         routes.MapDelete("/v2/admin/batch/jobs/{id}", (HttpContext context, string id) =>
-            jobs.Cancel(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id));
+            jobs.Cancel(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id))
+            .Audited("batch.cancel", "batch/jobs/{id}");
 
         routes.MapGet("/v2/admin/batch/jobs/{id}/output", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: false));
         routes.MapGet("/v2/admin/batch/jobs/{id}/errors", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: true));

@@ -6,6 +6,7 @@ using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Monitoring.Drift;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -39,7 +40,7 @@ internal static class DriftEndpoints
                 context.Features.Get<Quiver.Core.Security.Principal>()?.Name ?? "api", context.RequestAborted);
             served.Drift!.SetBaseline(baseline);
             await V2Endpoints.WriteJsonAsync(context, 200, w => WriteReport(w, served, served.Drift.Report()));
-        });
+        }).Audited("drift.baseline.upload", "models/{model}");
     }
 
     private static bool Watched(HttpContext context, ModelCatalog catalog, string model, string? version, out ServedModel? served, out Task? refusal)

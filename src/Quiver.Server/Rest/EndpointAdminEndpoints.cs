@@ -8,6 +8,7 @@ using Quiver.Core.Models;
 using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -62,14 +63,14 @@ internal static class EndpointAdminEndpoints
             table.Experiments.Reset(endpoint); // a redefined endpoint starts its experiment afresh
             await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
             await AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, defined));
-        });
+        }).Audited("endpoints.set", "endpoints/{endpoint}");
 
         routes.MapDelete("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
         {
             await lifecycle.Registry.RemoveEndpointAsync(endpoint, context.RequestAborted);
             await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
             context.Response.StatusCode = StatusCodes.Status200OK;
-        });
+        }).Audited("endpoints.remove", "endpoints/{endpoint}");
     }
 
     // Every variant with traffic must be servable now, so an endpoint never starts out sending requests to nothing.

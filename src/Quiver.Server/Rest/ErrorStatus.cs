@@ -27,6 +27,16 @@ internal static class ErrorStatus
         _ => StatusCodes.Status503ServiceUnavailable,
     };
 
+    /// <summary>The status an exception escaping an endpoint is answered with (see <see cref="ErrorHandlingMiddleware"/>).</summary>
+    public static int Of(Exception exception) => exception switch
+    {
+        InferenceException e => For(e.Error.Kind),
+        RegistryException e => For(e.Kind),
+        ArtifactException e => For(e),
+        BadHttpRequestException e => e.StatusCode,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
     // A refused upload is the client's to fix; a stored artifact that cannot be read or opened is a conflict with
     // the server's state (corrupted file, wrong master key), not a bad request.
     public static int For(ArtifactException exception) =>

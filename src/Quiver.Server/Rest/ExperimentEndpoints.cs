@@ -8,6 +8,7 @@ using Quiver.Core.Models;
 using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Routing.Statistics;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -92,7 +93,7 @@ internal static class ExperimentEndpoints
                 w.WriteString("version", winner.Version);
                 w.WriteBoolean("promoted", promoted);
             });
-        });
+        }).Audited("experiments.conclude", "experiments/{endpoint}");
     }
 
     private static ServingEndpoint RequireExperiment(EndpointTable table, string endpoint) =>

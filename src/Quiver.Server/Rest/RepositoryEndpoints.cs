@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Lifecycle;
 using Quiver.Core.Models;
 using Quiver.Core.Tensors;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -28,13 +29,13 @@ internal static class RepositoryEndpoints
             string? config = ConfigParameter(body);
             InferenceError? error = await lifecycle.LoadAsync(model, config, context.RequestAborted);
             await FinishAsync(context, error);
-        });
+        }).Audited("repository.load", "models/{model}");
         routes.MapPost("/v2/repository/models/{model}/unload", async (HttpContext context, string model) =>
         {
             using JsonDocument? body = await ReadBodyAsync(context, options);
             InferenceError? error = await lifecycle.UnloadAsync(model, context.RequestAborted);
             await FinishAsync(context, error);
-        });
+        }).Audited("repository.unload", "models/{model}");
 
         routes.MapGet("/v2/models/{model}/config", (HttpContext context, string model) => ConfigAsync(context, catalog, model, null));
         routes.MapGet("/v2/models/{model}/versions/{version}/config", (HttpContext context, string model, string version) =>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Registry;
 using Quiver.Core.Routing;
+using Quiver.Server.Audit;
 
 namespace Quiver.Server.Rest;
 
@@ -20,6 +21,7 @@ internal static class RolloutEndpoints
                 "\"max_error_rate\": 0.01, \"max_p99_latency_ratio\": 1.5, \"minimum_requests\": 20}.");
             string model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.String
                 ? m.GetString()! : throw RegistryException.Invalid("\"model\" must name the model to roll out.");
+            AuditScope.SetResource(context, $"rollouts/{model}");
             long to = root.TryGetProperty("to", out JsonElement t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt64(out long v) && v > 0
                 ? v : throw RegistryException.Invalid("\"to\" must be the candidate version's number.");
             int[] steps = root.TryGetProperty("steps", out JsonElement s)
@@ -30,8 +32,11 @@ internal static class RolloutEndpoints
             Rollout started = await controller.StartAsync(model, to, steps,
                 Number(root, "interval_seconds", 120), Number(root, "max_error_rate", 0.01), Number(root, "max_p99_latency_ratio", 1.5),
                 (int)Number(root, "minimum_requests", 20), context.RequestAborted);
+            AuditScope.Note(context, "baseline", started.Baseline);
+            AuditScope.Note(context, "candidate", started.Candidate);
+            AuditScope.Note(context, "steps", steps);
             await WriteRolloutAsync(context, 201, started, table);
-        });
+        }).Audited("rollouts.start", "rollouts");
 
         routes.MapGet("/v2/admin/rollouts", async (HttpContext context) =>
         {
@@ -60,7 +65,7 @@ internal static class RolloutEndpoints
             string actor = context.Request.Headers[AdminEndpoints.ActorHeader].ToString() is { Length: > 0 } given ? given : "api";
             Rollout rollout = await controller.ActAsync(model, action, actor, context.RequestAborted);
             await WriteRolloutAsync(context, 200, rollout, table);
-        });
+        }).Audited("rollouts.{action}", "rollouts/{model}");
     }
 
     private static double Number(JsonElement root, string name, double fallback) =>

@@ -5,6 +5,8 @@
 
 (() => {
   const API = "../v2/admin/dashboard";
+  const AUDIT_API = "../v2/admin/audit?recent=20";
+  const AUDIT_POLL_MS = 2000;
   const POLL_MS = 1000;
   const TIMEOUT_MS = 5000;
   const HISTORY = 120; // points kept per chart: two minutes at one poll a second
@@ -357,5 +359,46 @@
     }
   }
 
+  // The newest audit entries, newest first, with the server's last verdict on the chain.
+  function renderAudit(data) {
+    const chain = $("audit-chain");
+    const valid = data.chain ? data.chain.valid : null;
+    chain.dataset.state = valid === true ? "valid" : valid === false ? "invalid" : "unknown";
+    chain.textContent = valid === true ? "chain intact" : valid === false ? "chain BROKEN" : "chain not verified yet";
+    chain.title = (data.chain && data.chain.message) || "";
+    const rows = data.entries.map((e) => el("tr", { "data-sequence": e.sequence },
+      el("td", { className: "num", "data-field": "sequence", "data-value": e.sequence }, String(e.sequence)),
+      el("td", { "data-field": "time" }, new Date(e.time).toLocaleString()),
+      el("td", { "data-field": "actor", "data-value": e.actor }, e.actor + (e.tenant ? " (" + e.tenant + ")" : "")),
+      el("td", { "data-field": "action", "data-value": e.action }, e.action),
+      el("td", { "data-field": "resource", "data-value": e.resource }, e.resource),
+      el("td", { "data-field": "outcome", "data-value": e.outcome, className: "outcome-" + e.outcome, title: e.details || "" }, e.outcome),
+      el("td", { "data-field": "source" }, e.source || "—")));
+    $("audit-rows").replaceChildren(...rows);
+    $("audit-empty").hidden = rows.length > 0;
+    $("audit-wrap").hidden = rows.length === 0;
+    $("audit-error").hidden = true;
+  }
+
+  async function pollAudit() {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    try {
+      const response = await fetch(AUDIT_API, { cache: "no-store", signal: controller.signal, headers: { Accept: "application/json" } });
+      if (response.status === 401 || response.status === 403) {
+        $("audit-error").textContent = "The audit log needs the admin role.";
+        $("audit-error").hidden = false;
+      } else if (response.ok) {
+        renderAudit(await response.json());
+      }
+    } catch (e) {
+      // The main poll reports an unreachable server.
+    } finally {
+      clearTimeout(timer);
+      setTimeout(pollAudit, AUDIT_POLL_MS);
+    }
+  }
+
   poll();
+  pollAudit();
 })();

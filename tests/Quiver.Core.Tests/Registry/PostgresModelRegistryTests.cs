@@ -48,6 +48,7 @@ public sealed class PostgresModelRegistryTests(PostgresServer server) : Registry
         // The migrations ran in that database, up to the latest columns.
         Assert.True(Convert.ToInt64(await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations")) >= 6);
         Assert.Equal(0L, await ExecuteSqlAsync("SELECT COUNT(derived_from) FROM versions"));
+        Assert.Equal(2L, await ExecuteSqlAsync("SELECT COUNT(*) FROM schema_migrations WHERE version IN (7, 8)"));
     }
 
     [Fact]

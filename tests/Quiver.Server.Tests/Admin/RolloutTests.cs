@@ -111,6 +111,24 @@ public sealed class RolloutTests : IAsyncLifetime
         }
     }
 
+    // The audit entries of the controller's own decisions, oldest first, once there are <paramref name="count"/>:
+    // each is recorded just after its state change commits, so it may trail the state a reader sees.
+    private async Task<List<JsonNode>> ControllerDecisionsAsync(int count)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var (_, audit) = await _server.GetAsync("/v2/admin/audit?limit=1000");
+            List<JsonNode> decisions = audit!["entries"]!.AsArray().Select(e => e!).Where(e => (string?)e["actor"] == "rollout-controller").ToList();
+            if (decisions.Count >= count || deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                return decisions;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     [Fact]
     public async Task FailingCandidate_IsRolledBackAutomatically_WithTheNumbers()
     {
@@ -129,6 +147,12 @@ public sealed class RolloutTests : IAsyncLifetime
         Assert.Equal(0, numbers.BaselineErrorRate);
         Assert.All(answers.Where(a => a.Variant == "baseline"), a => Assert.Equal(200, a.Status)); // only the candidate failed
         Assert.Contains(answers, a => a.Status != 200); // failed answers carry no variant, but only the candidate can fail
+        JsonNode decision = (await ControllerDecisionsAsync(1)).Single();
+        Assert.Equal("rollouts.rollback", (string?)decision["action"]);
+        Assert.Equal("rollouts/lookup", (string?)decision["resource"]);
+        JsonNode audited = JsonNode.Parse((string)decision["details"]!)!;
+        Assert.True((double)audited["candidate_error_rate"]! > 0.05);
+        Assert.Equal(reason, (string?)audited["reason"]);
 
         // Traffic is back on production (version 1) without a split.
         var (status, body) = await _server.PostAsync("/v2/models/lookup/infer", """{"inputs":[{"name":"input","shape":[1,1],"datatype":"INT64","data":[4]}]}""");
@@ -148,6 +172,7 @@ public sealed class RolloutTests : IAsyncLifetime
         JsonNode history = state!["rollout"]!["history"]!;
         Assert.Equal("promoted", (string?)state["rollout"]!["state"]);
         Assert.Equal(["start", "advance", "promote"], history.AsArray().Select(e => (string?)e!["action"]));
+        Assert.Equal(["rollouts.advance", "rollouts.promote"], (await ControllerDecisionsAsync(2)).Select(e => (string?)e["action"]));
         Assert.All(answers, a => Assert.Equal(200, a.Status));
         Assert.Contains(answers, a => a.Variant == "candidate");
         var (_, model) = await _server.GetAsync("/v2/admin/models/lookup");

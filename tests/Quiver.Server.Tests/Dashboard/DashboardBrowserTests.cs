@@ -145,6 +145,39 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
     }
 
     [Fact]
+    public async Task Page_ShowsRecentAuditEvents_AsTheAuditApiReportsThem()
+    {
+        Assert.Equal(404, (await _server.PostAsync("/v2/admin/models/no-such-model/rollback", "{}")).Status);
+        Assert.Equal(200, (await _server.PostAsync("/v2/admin/audit/anchor", "")).Status);
+        var (_, verified) = await _server.GetAsync("/v2/admin/audit/verify");
+        var (_, recent) = await _server.GetAsync("/v2/admin/audit?recent=20");
+        JsonNode[] entries = [.. recent!["entries"]!.AsArray().Select(e => e!)];
+        string newest = ((long)entries[0]["sequence"]!).ToString(CultureInfo.InvariantCulture);
+
+        var (page, errors) = await chromium.OpenAsync(new Uri(_server.Server.HttpAddress, "ui"));
+        await page.WaitForFunctionAsync("n => document.querySelector('#audit-rows tr')?.dataset.sequence === n", newest);
+        await page.WaitForFunctionAsync("() => document.getElementById('audit-chain').dataset.state === 'valid'");
+
+        Assert.True((bool)verified!["valid"]!);
+        ILocator rows = page.Locator("#audit-rows tr");
+        Assert.Equal(entries.Length, await rows.CountAsync());
+        for (int i = 0; i < entries.Length; i++)
+        {
+            ILocator row = rows.Nth(i);
+            Assert.Equal(((long)entries[i]["sequence"]!).ToString(CultureInfo.InvariantCulture), await row.GetAttributeAsync("data-sequence"));
+            foreach (string field in new[] { "action", "resource", "outcome", "actor" })
+            {
+                Assert.Equal((string?)entries[i][field], await row.Locator($"[data-field='{field}']").GetAttributeAsync("data-value"));
+            }
+        }
+
+        Assert.Equal("audit.anchor", await rows.Nth(0).Locator("[data-field='action']").GetAttributeAsync("data-value"));
+        Assert.Equal("failure", await rows.Nth(1).Locator("[data-field='outcome']").GetAttributeAsync("data-value"));
+        AssertNoErrors(errors);
+        await page.CloseAsync();
+    }
+
+    [Fact]
     public async Task Page_WithNoModels_ShowsTheEmptyState_NotAnError()
     {
         string empty = Directory.CreateTempSubdirectory("quiver-empty-").FullName;
@@ -158,6 +191,8 @@ public sealed class DashboardBrowserTests(DashboardServerFixture fixture, Chromi
             Assert.True(await page.Locator("#empty").IsVisibleAsync());
             Assert.False(await page.Locator("#models-wrap").IsVisibleAsync());
             Assert.Equal("0", (await page.Locator("#total-models").TextContentAsync())!.Trim());
+            await page.WaitForFunctionAsync("() => !document.getElementById('audit-empty').hidden");
+            Assert.False(await page.Locator("#audit-wrap").IsVisibleAsync());
             AssertNoErrors(errors);
             await page.CloseAsync();
         }
