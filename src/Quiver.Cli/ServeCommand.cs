@@ -126,6 +126,41 @@ public static class ServeCommand
             Description = "With --auth, let the health endpoints (/v2/health/*, gRPC ServerLive/ServerReady) answer without credentials, for probes.",
         };
 
+        var limitsFile = new Option<string?>("--limits-file")
+        {
+            Description = "JSON file of rate and concurrency limits per principal and tenant (docs/security.md, Limits); none by default.",
+        };
+        var maxJsonDepth = new Option<int>("--max-json-depth")
+        {
+            Description = "Deepest nesting of a JSON inference request (400 beyond).",
+            DefaultValueFactory = _ => defaults.MaxJsonDepth,
+        };
+        var maxJsonElements = new Option<long>("--max-json-elements")
+        {
+            Description = "Most JSON values (tensor elements, inputs, outputs, parameters) in one JSON inference request (400 beyond).",
+            DefaultValueFactory = _ => defaults.MaxJsonElements,
+        };
+        var headersTimeout = new Option<double>("--request-headers-timeout-seconds")
+        {
+            Description = "Time a client has to send a request's headers before the connection is closed.",
+            DefaultValueFactory = _ => defaults.RequestHeadersTimeout.TotalSeconds,
+        };
+        var minBodyRate = new Option<double>("--min-request-body-rate")
+        {
+            Description = "Slowest request body upload accepted, bytes/s after 5 s of grace (0 turns the check off).",
+            DefaultValueFactory = _ => defaults.MinRequestBodyBytesPerSecond,
+        };
+        var maxHeaderBytes = new Option<int>("--max-request-header-bytes")
+        {
+            Description = "Largest total size of a request's headers (431 beyond).",
+            DefaultValueFactory = _ => defaults.MaxRequestHeaderBytes,
+        };
+        var maxHeaders = new Option<int>("--max-request-headers")
+        {
+            Description = "Most headers in one request (431 beyond).",
+            DefaultValueFactory = _ => defaults.MaxRequestHeaderCount,
+        };
+
         // --- JWT / OIDC and mTLS ---
         var jwtJwks = new Option<string?>("--jwt-jwks")
         {
@@ -179,6 +214,7 @@ public static class ServeCommand
         {
             repository, host, httpPort, grpcPort, metricsPort, tlsCert, tlsKey, dataDir, registry, masterKeyFile, replicaName, repositoryPoll,
             maxRequestBytes, cacheBytes, otlpEndpoint, logFormat, driftWebhook, allowUnauthenticated, batchOutputRoot, auth, openHealth,
+            limitsFile, maxJsonDepth, maxJsonElements, headersTimeout, minBodyRate, maxHeaderBytes, maxHeaders,
             region, auditKeyFile, auditAnchorInterval, auditVerifyMinutes,
         };
         foreach (Option option in jwtAndMtls)
@@ -211,6 +247,13 @@ public static class ServeCommand
                 RequireAuthentication = result.GetValue(auth),
                 OpenHealth = result.GetValue(openHealth),
                 DriftWebhook = result.GetValue(driftWebhook),
+                LimitsFile = result.GetValue(limitsFile),
+                MaxJsonDepth = result.GetValue(maxJsonDepth),
+                MaxJsonElements = result.GetValue(maxJsonElements),
+                RequestHeadersTimeout = TimeSpan.FromSeconds(result.GetValue(headersTimeout)),
+                MinRequestBodyBytesPerSecond = result.GetValue(minBodyRate),
+                MaxRequestHeaderBytes = result.GetValue(maxHeaderBytes),
+                MaxRequestHeaderCount = result.GetValue(maxHeaders),
                 Region = result.GetValue(region),
                 AuditKeyFile = result.GetValue(auditKeyFile),
                 AuditAnchorInterval = result.GetValue(auditAnchorInterval),

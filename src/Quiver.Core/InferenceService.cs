@@ -36,6 +36,49 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
     /// <summary>The result cache shared by the models that opt in; null when caching is off.</summary>
     public ResponseCache? Cache { get; } = cache;
 
+    /// <summary>
+    /// The inputs that are sensitive for a request naming <paramref name="modelOrEndpoint"/>: those of any loaded
+    /// version of the model, or of any model an endpoint of that name routes or mirrors to. Decoders read it before
+    /// the request is routed, so their error messages never echo such an input's values.
+    /// </summary>
+    public IReadOnlySet<string> SensitiveInputsOf(string modelOrEndpoint)
+    {
+        HashSet<string>? names = null;
+        AddSensitive(modelOrEndpoint, ref names);
+        if (endpoints is not null && endpoints.TryGet(modelOrEndpoint, out Routing.ServingEndpoint? endpoint))
+        {
+            foreach (Routing.Variant variant in endpoint.Split.Variants)
+            {
+                AddSensitive(variant.Model, ref names);
+            }
+
+            if (endpoint.Shadow is { } shadow)
+            {
+                AddSensitive(shadow.Model, ref names);
+            }
+        }
+
+        return names ?? s_noNames;
+    }
+
+    private static readonly IReadOnlySet<string> s_noNames = new HashSet<string>();
+
+    private void AddSensitive(string model, ref HashSet<string>? names)
+    {
+        if (!Catalog.Models.TryGetValue(model, out ModelVersionStatus[]? versions))
+        {
+            return;
+        }
+
+        foreach (ModelVersionStatus version in versions)
+        {
+            if (version.Model is { Config.SensitiveInputs: { Count: > 0 } sensitive })
+            {
+                (names ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(sensitive);
+            }
+        }
+    }
+
     /// <summary>Runs one request.</summary>
     public async ValueTask<InferResult> InferAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
@@ -205,7 +248,8 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
 
     private static async ValueTask<InferResult> RunAsync(ServedModel model, InferenceRequest request, CancellationToken cancellationToken)
     {
-        InferenceError? invalid = RequestValidator.Validate(request, model.Inputs, model.Outputs, model.Config.MaxBatchSize)
+        InferenceError? invalid = CheckElementCap(request, model)
+            ?? RequestValidator.Validate(request, model.Inputs, model.Outputs, model.Config.MaxBatchSize)
             ?? CheckClassification(request, model);
         if (invalid is not null)
         {
@@ -243,6 +287,29 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
         {
             return new InferenceError(ErrorKind.Internal, $"model '{model.Name}' version {model.Version} failed: {e.Message}");
         }
+    }
+
+    // max_tensor_elements: the model's own cap on the work one request may ask for, over all its inputs.
+    private static InferenceError? CheckElementCap(InferenceRequest request, ServedModel model)
+    {
+        long cap = model.Config.MaxTensorElements;
+        if (cap <= 0)
+        {
+            return null;
+        }
+
+        long total = 0;
+        foreach (InferenceTensor input in request.Inputs)
+        {
+            long count = Shapes.ElementCount(input.Shape);
+            total = count < 0 || total + count < total ? long.MaxValue : total + count;
+        }
+
+        return total <= cap
+            ? null
+            : new InferenceError(ErrorKind.InvalidArgument,
+                $"the request has {total} tensor elements over its inputs, more than model '{model.Name}' accepts per request " +
+                $"(max_tensor_elements {cap} in its config.json); send fewer rows per request");
     }
 
     private static InferenceError? CheckClassification(InferenceRequest request, ServedModel model)

@@ -63,6 +63,22 @@ public sealed partial class QuiverServer : IAsyncDisposable
     /// <summary>The gRPC (HTTP/2 cleartext) address actually bound.</summary>
     public Uri GrpcAddress { get; }
 
+    /// <summary>The file in the data directory holding the pseudonym key (32 random bytes, created owner-only at first start).</summary>
+    public const string PseudonymKeyFileName = "pseudonym.key";
+
+    /// <summary>
+    /// The keyed HMAC-SHA256 pseudonymizer of this server (also a singleton service). Anything that writes a sensitive
+    /// value down (an audit detail, a log line) writes <see cref="Pseudonymizer.Pseudonym(string)"/> of it instead;
+    /// <see cref="SensitiveValuesOf"/> says which values of a model are sensitive.
+    /// </summary>
+    public Pseudonymizer Pseudonymizer { get; private init; } = null!;
+
+    /// <summary>The sensitive inputs and parameters of a served model (any version), with this server's pseudonymizer.</summary>
+    public SensitiveValues SensitiveValuesOf(string model) => new(
+        [.. Catalog.Models.GetValueOrDefault(model, []).SelectMany(v => v.Model?.Config.SensitiveInputs ?? [])],
+        [.. Catalog.Models.GetValueOrDefault(model, []).SelectMany(v => v.Model?.Config.SensitiveParameters ?? [])],
+        Pseudonymizer);
+
     /// <summary>The address of the Prometheus endpoint (<c>/metrics</c>), also served on the HTTP port.</summary>
     public Uri MetricsAddress { get; private init; } = null!;
 
@@ -159,6 +175,14 @@ public sealed partial class QuiverServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // Slow and flooding clients: Kestrel closes the connection (headers too slow), cuts the body (too slow)
+            // or answers 431 (headers too large or too many), and the process carries on.
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = options.MinRequestBodyBytesPerSecond > 0
+                ? new MinDataRate(options.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(5))
+                : null;
+            kestrel.Limits.MaxRequestHeadersTotalSize = options.MaxRequestHeaderBytes;
+            kestrel.Limits.MaxRequestHeaderCount = options.MaxRequestHeaderCount;
             kestrel.AddServerHeader = false;
 
             // Without TLS there is no ALPN to offer HTTP/2 on the REST port, so it serves HTTP/1.1; with TLS, both.
@@ -170,6 +194,22 @@ public sealed partial class QuiverServer : IAsyncDisposable
             // The metrics port serves the whole application too, so it asks for client certificates like the others.
             metricsListener = Listen(kestrel, options.Host, options.MetricsPort, HttpProtocols.Http1, https);
         });
+
+        // One pseudonym key per data directory, for everything that writes sensitive values down (payload logs, batch
+        // error files, audit details): the audit sink and others resolve it from the services.
+        Pseudonymizer pseudonymizer;
+        RequestLimits limits;
+        try
+        {
+            pseudonymizer = Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, PseudonymKeyFileName));
+            limits = options.ResolveLimits();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            throw new ServerStartException([e.Message]);
+        }
+
+        builder.Services.AddSingleton(pseudonymizer);
 
         // The audit log needs the registry, opened after the host is built; requests only run once it is set.
         AuditLog? auditLog = null;
@@ -214,8 +254,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var auditMonitor = new AuditChainMonitor(auditLog, metrics.Meter, options.AuditVerifyInterval, loggerFactory.CreateLogger("Quiver.Audit"));
         var exporter = new PrometheusExporter(metrics.Meter);
         // Payloads of models with payload_logging on go to <data-dir>/payloads; sensitive inputs as pseudonyms.
-        var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5,
-            Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, "pseudonym.key")));
+        var payloads = new PayloadLog(Path.Combine(options.DataDirectory, "payloads"), options.PayloadLogMaxFileBytes, keepFiles: 5, pseudonymizer);
         var service = new InferenceService(catalog, options.CacheBytes > 0 ? new ResponseCache(options.CacheBytes) : null, metrics, payloads, lifecycle.Endpoints);
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
@@ -223,6 +262,15 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, options.OpenHealth,
             new NotFoundMessages(lifecycle)));
         app.UseMiddleware<AuditMiddleware>();
+
+        if (limits.Any)
+        {
+            // Rate and concurrency limits per principal and tenant. MUST run AFTER the authentication middleware, which
+            // puts the caller on the context (Features.Set<Principal>); before it, every caller counts as Anonymous.
+            app.UseMiddleware<RequestLimitMiddleware>(new RequestLimiter(limits, options.Clock), metrics);
+            Log.LimitsInForce(logger, limits.ToString());
+        }
+
         app.MapV2(service, options);
         app.MapRepository(lifecycle, options);
         app.MapAdmin(lifecycle, options);
@@ -235,7 +283,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
             TimeProvider.System);
-        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service);
+        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service, pseudonymizer);
         app.MapBatchJobs(batchJobs, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
@@ -261,6 +309,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         {
             MetricsAddress = AddressOf(metricsListener!, certificate is not null),
             _monitoring = [exporter, latencies, metrics],
+            Pseudonymizer = pseudonymizer,
             _payloads = payloads,
             _rollouts = rollouts,
             _batchJobs = batchJobs,
@@ -282,7 +331,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
     // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>, or where
     // the job asks under the batch output root.
-    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service)
+    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service, Pseudonymizer pseudonymizer)
     {
         string root = Path.Combine(options.DataDirectory, "batch");
         var jobs = new BatchJobManager(new RegistryBatchJobStore(lifecycle.Registry, lifecycle.Replica), root, spec =>
@@ -292,7 +341,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
             RegisteredVersion? version = lifecycle.Registry.GetVersionAsync(served.Name, served.Version).GetAwaiter().GetResult();
             return new ResolvedBatchModel(
                 BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
-                new ScheduledEngine(service, served));
+                new ScheduledEngine(service, served),
+                SensitiveValues.For(served.Config, pseudonymizer));
         }, outputRoot: options.BatchOutputRoot ?? Path.Combine(root, "outputs"));
         jobs.Start();
         return jobs;
@@ -503,6 +553,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Dashboard at {Address}")]
         public static partial void Dashboard(ILogger logger, string address);
+
+        [LoggerMessage(EventId = 661, Level = LogLevel.Information, Message = "Request limits in force: {Limits}")]
+        public static partial void LimitsInForce(ILogger logger, string limits);
 
         [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "Authentication {Mode}")]
         public static partial void Authentication(ILogger logger, string mode);

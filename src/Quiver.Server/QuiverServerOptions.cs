@@ -1,4 +1,5 @@
 using System.Net;
+using Quiver.Server.Rest;
 using Quiver.Server.Security;
 
 namespace Quiver.Server;
@@ -119,6 +120,52 @@ public sealed record QuiverServerOptions
     /// <summary>The largest request body accepted, in bytes; larger ones get 413. Defaults to 64 MiB.</summary>
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Deepest nesting of a JSON inference request; deeper gets 400. Defaults to 32 (a rank-8 nested tensor needs 11).</summary>
+    public int MaxJsonDepth { get; init; } = JsonRequestLimits.Default.MaxDepth;
+
+    /// <summary>
+    /// Most JSON values (tensor elements, inputs, outputs, parameters) in one JSON inference request; more gets 400.
+    /// Defaults to 8 Mi, which decode to at most 64 MiB (the default body limit) at 8 bytes each.
+    /// </summary>
+    public long MaxJsonElements { get; init; } = JsonRequestLimits.Default.MaxElements;
+
+    /// <summary>The REST decoder's limits, from <see cref="MaxJsonDepth"/> and <see cref="MaxJsonElements"/>.</summary>
+    public JsonRequestLimits JsonLimits => new(MaxJsonDepth, MaxJsonElements);
+
+    /// <summary>
+    /// How long a client may take to send a request's headers before the connection is closed (slow-loris clients).
+    /// Defaults to 10 s: Kestrel's 30 s is generous for a service whose clients are programs on a fast network.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Slowest request body upload accepted, in bytes per second after a 5 s grace period; slower is cut off.
+    /// Defaults to 240, Kestrel's; 0 turns the check off. Streaming gRPC calls are exempt: they idle between messages.
+    /// </summary>
+    public double MinRequestBodyBytesPerSecond { get; init; } = 240;
+
+    /// <summary>Largest total size of a request's headers; larger gets 431. Defaults to 32 KiB, Kestrel's.</summary>
+    public int MaxRequestHeaderBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Most headers in one request; more gets 431. Defaults to 100, Kestrel's.</summary>
+    public int MaxRequestHeaderCount { get; init; } = 100;
+
+    /// <summary>
+    /// A JSON file of rate and concurrency limits per principal and tenant (see docs/security.md, "Limits"); null (the
+    /// default) limits nothing. <see cref="Limits"/> set directly wins over the file.
+    /// </summary>
+    public string? LimitsFile { get; init; }
+
+    /// <summary>Rate and concurrency limits given in code; null reads <see cref="LimitsFile"/>.</summary>
+    public Security.RequestLimits? Limits { get; init; }
+
+    /// <summary>The clock of the rate limits; tests give a manual one. Defaults to the system clock.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>The limits in force: <see cref="Limits"/>, else those of <see cref="LimitsFile"/>, else none. Throws <see cref="FormatException"/> or <see cref="IOException"/>.</summary>
+    public Security.RequestLimits ResolveLimits() =>
+        Limits ?? (LimitsFile is { } file ? Security.RequestLimits.Parse(File.ReadAllText(file)) : Security.RequestLimits.None);
+
     /// <summary>
     /// Whether a non-loopback address may be bound with no authentication. Defaults to false: secure by default.
     /// </summary>
@@ -182,6 +229,48 @@ public sealed record QuiverServerOptions
         if (MaxRequestBodyBytes is < 1024 or > int.MaxValue)
         {
             errors.Add($"--max-request-bytes must be between 1024 and {int.MaxValue}, got {MaxRequestBodyBytes}.");
+        }
+
+        if (MaxJsonDepth is < 4 or > 1000)
+        {
+            errors.Add($"--max-json-depth must be between 4 and 1000, got {MaxJsonDepth}.");
+        }
+
+        if (MaxJsonElements < 16)
+        {
+            errors.Add($"--max-json-elements must be 16 or more, got {MaxJsonElements}.");
+        }
+
+        if (RequestHeadersTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"--request-headers-timeout-seconds must be positive, got {RequestHeadersTimeout.TotalSeconds}.");
+        }
+
+        if (MinRequestBodyBytesPerSecond < 0 || !double.IsFinite(MinRequestBodyBytesPerSecond))
+        {
+            errors.Add($"--min-request-body-rate must be 0 (off) or a positive number of bytes per second, got {MinRequestBodyBytesPerSecond}.");
+        }
+
+        if (MaxRequestHeaderBytes < 1024)
+        {
+            errors.Add($"--max-request-header-bytes must be 1024 or more, got {MaxRequestHeaderBytes}.");
+        }
+
+        if (MaxRequestHeaderCount < 8)
+        {
+            errors.Add($"--max-request-headers must be 8 or more, got {MaxRequestHeaderCount}.");
+        }
+
+        if (Limits is null && LimitsFile is not null)
+        {
+            try
+            {
+                ResolveLimits();
+            }
+            catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add($"--limits-file '{LimitsFile}': {e.Message}");
+            }
         }
 
         if (Host != "localhost" && !IPAddress.TryParse(Host, out _))

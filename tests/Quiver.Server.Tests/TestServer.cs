@@ -55,6 +55,9 @@ public sealed class TestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Wraps a server started by the test itself; the data directory stays the test's to delete.</summary>
+    public static TestServer Wrap(QuiverServer server, string dataDirectory) => new(server, dataDirectory, ownsDataDirectory: false);
+
     /// <summary>A fresh data directory (registry and artifacts) in the temp folder.</summary>
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("quiver-test-data-").FullName;
 

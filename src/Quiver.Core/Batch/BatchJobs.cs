@@ -120,8 +120,8 @@ public sealed class RegistryBatchJobStore(Registry.IModelRegistry registry, stri
             .ToList();
 }
 
-/// <summary>A model ready for a job: how checkpoints know it, and what runs its batches.</summary>
-public sealed record ResolvedBatchModel(BatchModel Model, IBatchEngine Engine);
+/// <summary>A model ready for a job: how checkpoints know it, what runs its batches, and its sensitive inputs (for the error file).</summary>
+public sealed record ResolvedBatchModel(BatchModel Model, IBatchEngine Engine, Security.SensitiveValues? Privacy = null);
 
 /// <summary>
 /// Runs server-side jobs one at a time on a background thread, in the models' batch priority class. Job records are in
@@ -297,7 +297,7 @@ public sealed class BatchJobManager : IAsyncDisposable
             ResolvedBatchModel resolved = _resolve(job.Spec);
             bool resume = job.State == BatchJobState.Running;
             job = Update(job.Id, j => j with { State = BatchJobState.Running, ModelVersion = resolved.Model.Display });
-            var runner = new BatchRunner(Options(job, resolved.Engine, resume), resolved.Model, resolved.Engine, _time)
+            var runner = new BatchRunner(Options(job, resolved.Engine, resume) with { Privacy = resolved.Privacy }, resolved.Model, resolved.Engine, _time)
             {
                 Resumed = at => Update(job.Id, j => j with { ResumedAtRow = at }),
             };

@@ -3,6 +3,9 @@ namespace Quiver.Core.Batch;
 /// <summary>One batch job over a file. Validate with <see cref="Validate"/>, which lists every problem at once.</summary>
 public sealed record BatchOptions
 {
+    /// <summary>The model's sensitive inputs, shown in the error file only as pseudonyms; null when it has none.</summary>
+    public Security.SensitiveValues? Privacy { get; init; }
+
     /// <summary>The input file.</summary>
     public required string InputPath { get; init; }
 

@@ -43,7 +43,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         using RecordSource source = OpenInput(format);
         var (columns, dataStart, dataLine) = ReadColumns(source, format, delimiter);
         InputLayout layout = InputLayout.Resolve(columns, session.Inputs, options.Mapping, format, delimiter);
-        RowParser parser = RowParser.Create(layout, format, delimiter);
+        RowParser parser = RowParser.Create(layout, format, delimiter, options.Privacy);
 
         var identity = new BatchCheckpoint
         {

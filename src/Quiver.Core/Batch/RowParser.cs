@@ -18,11 +18,14 @@ internal abstract class RowParser(InputLayout layout)
 {
     protected InputLayout Layout { get; } = layout;
 
-    public static RowParser Create(InputLayout layout, InputFormat format, char delimiter) => format switch
+    /// <summary>The model's sensitive inputs, whose values an error reason shows only as pseudonyms; null when none.</summary>
+    public Security.SensitiveValues? Privacy { get; init; }
+
+    public static RowParser Create(InputLayout layout, InputFormat format, char delimiter, Security.SensitiveValues? privacy = null) => format switch
     {
-        InputFormat.Csv => new CsvRowParser(layout, delimiter),
-        InputFormat.JsonLines => new JsonRowParser(layout),
-        _ => new NpyRowParser(layout),
+        InputFormat.Csv => new CsvRowParser(layout, delimiter) { Privacy = privacy },
+        InputFormat.JsonLines => new JsonRowParser(layout) { Privacy = privacy },
+        _ => new NpyRowParser(layout) { Privacy = privacy },
     };
 
     /// <summary>Parses every record of the chunk, then compacts it.</summary>
@@ -90,7 +93,7 @@ internal abstract class RowParser(InputLayout layout)
 
         if (kind == CellKind.JsonString || (kind == CellKind.JsonBool) != (type == TensorElementType.Bool) && kind != CellKind.Text)
         {
-            return $"column '{Layout.Columns[column]}': {Quote(utf8, kind)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
+            return $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
         }
 
         Span<byte> data = input.Data.AsSpan(index * input.ElementSize, input.ElementSize);
@@ -119,7 +122,7 @@ internal abstract class RowParser(InputLayout layout)
                 break;
         }
 
-        return ok ? null : $"column '{Layout.Columns[column]}': {Quote(utf8, kind)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
+        return ok ? null : $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
     }
 
     /// <summary>Names the columns a row left without a value, or null when every mapped column was seen.</summary>
@@ -154,8 +157,14 @@ internal abstract class RowParser(InputLayout layout)
         return utf8.SequenceEqual("0"u8) || Ascii.EqualsIgnoreCase(utf8, "false"u8);
     }
 
-    private static string Quote(ReadOnlySpan<byte> utf8, CellKind kind)
+    private string Quote(ReadOnlySpan<byte> utf8, CellKind kind, string input)
     {
+        if (Privacy?.IsSensitiveInput(input) == true)
+        {
+            // The error file is stored: a sensitive value appears only as its pseudonym, which still lets rows be matched.
+            return $"the value {Privacy.Pseudonymizer.Pseudonym(utf8)}";
+        }
+
         string text = Encoding.UTF8.GetString(utf8.Length > 40 ? utf8[..40] : utf8) + (utf8.Length > 40 ? "…" : "");
         return kind == CellKind.JsonString ? $"the string \"{text}\"" : $"'{text}'";
     }
@@ -340,6 +349,11 @@ internal sealed class JsonRowParser(InputLayout layout) : RowParser(layout)
             }
 
             return error ?? Missing(scratch);
+        }
+        catch (JsonException e) when (Privacy?.Any == true)
+        {
+            // The reader's message quotes the offending character, which may be part of a sensitive value.
+            return $"not valid JSON at byte {e.BytePositionInLine} of the line";
         }
         catch (JsonException e)
         {

@@ -427,9 +427,10 @@ public sealed partial class ModelLifecycle : IAsyncDisposable
         }
 
         ModelVersionStatus status = ModelCatalog.LoadVersion(version.Model, version.Version, artifact, resolved, _runtime, _logger);
-        if (status.Model?.Drift is { } drift && await _registry.GetDriftBaselineAsync(version.Model, version.Version, cancellationToken) is { } stored)
+        if (status.Model?.Drift is { } drift && await _registry.GetDriftBaselineAsync(version.Model, version.Version, cancellationToken) is { } stored
+            && Monitoring.Drift.DriftBaseline.ParseStored(stored, status.Model.DriftFeatures) is { Count: > 0 } baseline)
         {
-            drift.SetBaseline(Monitoring.Drift.DriftBaseline.Parse(System.Text.Encoding.UTF8.GetBytes(stored), status.Model.DriftFeatures));
+            drift.SetBaseline(baseline);
         }
 
         return status;

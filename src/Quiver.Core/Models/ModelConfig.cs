@@ -74,6 +74,21 @@ public sealed record ModelConfig
     /// <summary>Sampled logging of requests and responses to JSON lines; null (the default) logs none.</summary>
     public Monitoring.Payloads.PayloadLoggingConfig? PayloadLogging { get; init; }
 
+    /// <summary>
+    /// Inputs whose values are never written in clear: payload logs, batch error files, audit details and error
+    /// messages show a keyed pseudonym instead, and drift watching leaves them out. Defaults to none.
+    /// </summary>
+    public IReadOnlyList<string> SensitiveInputs { get; init; } = [];
+
+    /// <summary>Request parameters treated like <see cref="SensitiveInputs"/>. Defaults to none.</summary>
+    public IReadOnlyList<string> SensitiveParameters { get; init; } = [];
+
+    /// <summary>
+    /// Most tensor elements one request may carry, over all its inputs; more gets 400. 0 (the default) leaves only
+    /// the server's own decoding limits.
+    /// </summary>
+    public long MaxTensorElements { get; init; }
+
     /// <summary>Which registered versions are loaded; null (the default without a config.pbtxt) loads all of them.</summary>
     public TritonVersionPolicy? VersionPolicy { get; init; }
 
@@ -100,6 +115,7 @@ public sealed record ModelConfig
     {
         var errors = new List<string>();
         ModelConfig config = defaults;
+        string[] legacySensitive = [];
         JsonElement root;
         try
         {
@@ -167,7 +183,16 @@ public sealed record ModelConfig
                     config = config with { VersionPolicy = ReadVersionPolicy(property, errors) };
                     break;
                 case "payload_logging":
-                    config = config with { PayloadLogging = ReadPayloadLogging(property, errors) };
+                    config = config with { PayloadLogging = ReadPayloadLogging(property, errors, out legacySensitive) };
+                    break;
+                case "sensitive_inputs":
+                    config = config with { SensitiveInputs = ReadNames(property, errors) };
+                    break;
+                case "sensitive_parameters":
+                    config = config with { SensitiveParameters = ReadNames(property, errors) };
+                    break;
+                case "max_tensor_elements":
+                    config = config with { MaxTensorElements = ReadLong(property, 0, errors) };
                     break;
                 case "warmup":
                     if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
@@ -218,9 +243,15 @@ public sealed record ModelConfig
                 default:
                     errors.Add($"unknown setting '{property.Name}' (known: max_batch_size, instance_count, intra_op_threads, inter_op_threads, " +
                         "execution_providers, fallback_to_cpu, require_gpu, allow_spinning, label_files, dynamic_batching, max_queue_size, response_cache, warmup, drift, " +
-                        "version_policy, payload_logging, tenant, allowed_regions)");
+                        "version_policy, payload_logging, tenant, allowed_regions, sensitive_inputs, sensitive_parameters, max_tensor_elements)");
                     break;
             }
+        }
+
+        // payload_logging.sensitive_inputs, the older spelling, still marks those inputs sensitive everywhere.
+        if (legacySensitive.Length > 0)
+        {
+            config = config with { SensitiveInputs = [.. config.SensitiveInputs.Union(legacySensitive, StringComparer.Ordinal)] };
         }
 
         if (config.RequireGpu && !config.ExecutionProviders.Any(p => !p.Equals("cpu", StringComparison.OrdinalIgnoreCase)))
@@ -312,12 +343,13 @@ public sealed record ModelConfig
         return drift;
     }
 
-    // {"sample_rate": 0.1, "max_payload_bytes": 65536, "sensitive_inputs": ["ssn"]}
-    private static Monitoring.Payloads.PayloadLoggingConfig? ReadPayloadLogging(JsonProperty property, List<string> errors)
+    // {"sample_rate": 0.1, "max_payload_bytes": 65536}; "sensitive_inputs" here is the older place of the model-level list.
+    private static Monitoring.Payloads.PayloadLoggingConfig? ReadPayloadLogging(JsonProperty property, List<string> errors, out string[] sensitive)
     {
+        sensitive = [];
         if (property.Value.ValueKind != JsonValueKind.Object)
         {
-            errors.Add("'payload_logging' must be an object, e.g. {\"sample_rate\": 0.1, \"max_payload_bytes\": 65536, \"sensitive_inputs\": [\"ssn\"]}");
+            errors.Add("'payload_logging' must be an object, e.g. {\"sample_rate\": 0.1, \"max_payload_bytes\": 65536}");
             return null;
         }
 
@@ -336,7 +368,7 @@ public sealed record ModelConfig
                     logging = logging with { MaxPayloadBytes = ReadInt(setting, 1, errors) };
                     break;
                 case "sensitive_inputs":
-                    logging = logging with { SensitiveInputs = ReadStrings(setting, errors) };
+                    sensitive = ReadNames(setting, errors);
                     break;
                 default:
                     errors.Add($"unknown setting 'payload_logging.{setting.Name}' (known: sample_rate, max_payload_bytes, sensitive_inputs)");
@@ -404,6 +436,29 @@ public sealed record ModelConfig
 
         errors.Add($"'{property.Name}' must be an integer >= {minimum}, got {property.Value.GetRawText()}");
         return minimum;
+    }
+
+    private static long ReadLong(JsonProperty property, long minimum, List<string> errors)
+    {
+        if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt64(out long value) && value >= minimum)
+        {
+            return value;
+        }
+
+        errors.Add($"'{property.Name}' must be an integer >= {minimum}, got {property.Value.GetRawText()}");
+        return minimum;
+    }
+
+    // Input or parameter names: an array of strings, possibly empty.
+    private static string[] ReadNames(JsonProperty property, List<string> errors)
+    {
+        if (property.Value.ValueKind == JsonValueKind.Array && property.Value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+        {
+            return [.. property.Value.EnumerateArray().Select(e => e.GetString()!)];
+        }
+
+        errors.Add($"'{property.Name}' must be an array of names, e.g. [\"ssn\"]");
+        return [];
     }
 
     private static string[] ReadStrings(JsonProperty property, List<string> errors)

@@ -99,7 +99,7 @@ public sealed class ServedModel : IDisposable
                 _reshapes = reshapes,
                 ModelInputs = modelInputs,
                 ModelOutputs = modelOutputs,
-                Drift = config.Drift is { } drift ? new Monitoring.Drift.DriftMonitor(drift) : null,
+                Drift = config.Drift is { } drift ? new Monitoring.Drift.DriftMonitor(drift, config.SensitiveInputs) : null,
             };
         }
         catch
@@ -196,9 +196,9 @@ public sealed class ServedModel : IDisposable
     /// <summary>Drift watching of this version's inputs and outputs; null unless its config asks for it.</summary>
     public Monitoring.Drift.DriftMonitor? Drift { get; private init; }
 
-    /// <summary>The features drift watching can see: every column of the [batch, n] numeric inputs and outputs.</summary>
+    /// <summary>The features drift watching can see: every column of the [batch, n] numeric inputs (but sensitive ones) and outputs.</summary>
     public IReadOnlyList<string> DriftFeatures =>
-        Inputs.Concat(Outputs)
+        Inputs.Where(s => !Config.SensitiveInputs.Contains(s.Name)).Concat(Outputs)
             .Where(s => s.Shape.Length == 2 && s.Shape[1] > 0 && s.DataType is not (DataType.Bytes or DataType.Bool))
             .SelectMany(s => Enumerable.Range(0, (int)s.Shape[1]).Select(c => $"{s.Name}[{c}]"))
             .ToArray();

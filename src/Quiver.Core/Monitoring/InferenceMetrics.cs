@@ -74,6 +74,10 @@ public sealed class InferenceMetrics : IDisposable
     public void RecordRejected(string model, ErrorKind kind) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("reason", ReasonOf(kind)));
 
+    /// <summary>Records a request refused by a rate or concurrency limit, by which one (e.g. principal_rate_limit).</summary>
+    public void RecordLimited(string reason) =>
+        _rejected.Add(1, new KeyValuePair<string, object?>("model", ""), new KeyValuePair<string, object?>("reason", reason));
+
     public void Dispose() => Meter.Dispose();
 
     private IEnumerable<Measurement<long>> ObserveVariants() => (_endpoints?.Routed ?? []).Select(r =>

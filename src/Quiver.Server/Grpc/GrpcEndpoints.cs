@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Quiver.Core.Tensors;
@@ -45,6 +46,12 @@ internal static partial class GrpcEndpoints
             call = GrpcCall.Start(context);
             if (method == "ModelStreamInfer")
             {
+                // A stream idles between messages, which the minimum body data rate would take for a slow client.
+                if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+                {
+                    rate.MinDataRate = null;
+                }
+
                 await new GrpcInferStream(call, service, maxMessageBytes).RunAsync();
             }
             else

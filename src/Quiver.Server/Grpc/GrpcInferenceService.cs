@@ -45,7 +45,7 @@ internal sealed class GrpcInferenceService(InferenceService inference, ModelLife
 
     public async ValueTask<ModelInferResponse> ModelInferAsync(ModelInferRequest request, CancellationToken cancellationToken)
     {
-        InferResult result = await inference.InferAsync(GrpcTensors.ToRequest(request), cancellationToken);
+        InferResult result = await inference.InferAsync(GrpcTensors.ToRequest(request, inference.SensitiveInputsOf(request.ModelName)), cancellationToken);
         return result.Error is { } error
             ? throw new GrpcException(GrpcEndpoints.StatusFor(error.Kind), error.Message)
             : GrpcTensors.ToMessage(result.Response!);

@@ -15,7 +15,8 @@ namespace Quiver.Server.Grpc;
 /// </summary>
 internal static class GrpcTensors
 {
-    public static InferenceRequest ToRequest(ModelInferRequest message)
+    /// <summary>Decodes a request; error messages never echo values of the inputs named in <paramref name="sensitive"/>.</summary>
+    public static InferenceRequest ToRequest(ModelInferRequest message, IReadOnlySet<string> sensitive)
     {
         bool raw = message.RawInputContents.Count > 0;
         if (raw && message.RawInputContents.Count != message.Inputs.Count)
@@ -32,7 +33,7 @@ internal static class GrpcTensors
                 throw Invalid($"input '{input.Name}' has contents, but the request also uses raw_input_contents; use one or the other");
             }
 
-            inputs[i] = ToTensor(input, raw ? message.RawInputContents[i] : null);
+            inputs[i] = ToTensor(input, raw ? message.RawInputContents[i] : null, sensitive.Contains(input.Name));
         }
 
         RequestedOutput[]? outputs = message.Outputs.Count == 0
@@ -96,7 +97,7 @@ internal static class GrpcTensors
         return new Parameters(values);
     }
 
-    private static InferenceTensor ToTensor(ModelInferRequest.Types.InferInputTensor input, ByteString? raw)
+    private static InferenceTensor ToTensor(ModelInferRequest.Types.InferInputTensor input, ByteString? raw, bool sensitive)
     {
         string label = $"input '{input.Name}'";
         if (!DataTypes.TryParse(input.Datatype, out DataType type))
@@ -129,18 +130,18 @@ internal static class GrpcTensors
             ?? throw Invalid($"{label} has no contents and the request has no raw_input_contents");
         return type == DataType.Bytes
             ? new InferenceTensor(input.Name, shape, CheckCount(contents.BytesContents.Select(b => b.ToByteArray()).ToArray(), count, label), parameters)
-            : new InferenceTensor(input.Name, type, shape, TypedContents(contents, type, count, label), parameters);
+            : new InferenceTensor(input.Name, type, shape, TypedContents(contents, type, count, label, sensitive), parameters);
     }
 
-    private static byte[] TypedContents(InferTensorContents contents, DataType type, long count, string label) => type switch
+    private static byte[] TypedContents(InferTensorContents contents, DataType type, long count, string label, bool sensitive) => type switch
     {
         DataType.Bool => CheckCount(contents.BoolContents.Select(b => b ? (byte)1 : (byte)0).ToArray(), count, label),
-        DataType.Int8 => Narrow(contents.IntContents, count, label, type, sbyte.MinValue, sbyte.MaxValue, (span, v) => span[0] = (byte)(sbyte)v),
-        DataType.Int16 => Narrow(contents.IntContents, count, label, type, short.MinValue, short.MaxValue, (span, v) => BinaryPrimitives.WriteInt16LittleEndian(span, (short)v)),
-        DataType.Int32 => Narrow(contents.IntContents, count, label, type, int.MinValue, int.MaxValue, (span, v) => BinaryPrimitives.WriteInt32LittleEndian(span, (int)v)),
-        DataType.UInt8 => Narrow(contents.UintContents, count, label, type, 0, byte.MaxValue, (span, v) => span[0] = (byte)v),
-        DataType.UInt16 => Narrow(contents.UintContents, count, label, type, 0, ushort.MaxValue, (span, v) => BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)v)),
-        DataType.UInt32 => Narrow(contents.UintContents, count, label, type, 0, uint.MaxValue, (span, v) => BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)v)),
+        DataType.Int8 => Narrow(contents.IntContents, count, label, sensitive, type, sbyte.MinValue, sbyte.MaxValue, (span, v) => span[0] = (byte)(sbyte)v),
+        DataType.Int16 => Narrow(contents.IntContents, count, label, sensitive, type, short.MinValue, short.MaxValue, (span, v) => BinaryPrimitives.WriteInt16LittleEndian(span, (short)v)),
+        DataType.Int32 => Narrow(contents.IntContents, count, label, sensitive, type, int.MinValue, int.MaxValue, (span, v) => BinaryPrimitives.WriteInt32LittleEndian(span, (int)v)),
+        DataType.UInt8 => Narrow(contents.UintContents, count, label, sensitive, type, 0, byte.MaxValue, (span, v) => span[0] = (byte)v),
+        DataType.UInt16 => Narrow(contents.UintContents, count, label, sensitive, type, 0, ushort.MaxValue, (span, v) => BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)v)),
+        DataType.UInt32 => Narrow(contents.UintContents, count, label, sensitive, type, 0, uint.MaxValue, (span, v) => BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)v)),
         DataType.Int64 => CheckCount(AsBytes(contents.Int64Contents), count * 8, label, 8),
         DataType.UInt64 => CheckCount(AsBytes(contents.Uint64Contents), count * 8, label, 8),
         DataType.Fp32 => CheckCount(AsBytes(contents.Fp32Contents), count * 4, label, 4),
@@ -148,7 +149,7 @@ internal static class GrpcTensors
         _ => throw Invalid($"{label} is {type.Name()}, which has no typed contents field; send it in raw_input_contents"),
     };
 
-    private static byte[] Narrow<T>(RepeatedField<T> values, long count, string label, DataType type, long min, long max, Action<Span<byte>, long> write)
+    private static byte[] Narrow<T>(RepeatedField<T> values, long count, string label, bool sensitive, DataType type, long min, long max, Action<Span<byte>, long> write)
         where T : struct, IConvertible
     {
         int size = type.ElementSize();
@@ -158,7 +159,9 @@ internal static class GrpcTensors
             long value = Convert.ToInt64(values[i], System.Globalization.CultureInfo.InvariantCulture);
             if (value < min || value > max)
             {
-                throw Invalid($"{label} element {i} is {value}, which does not fit in {type.Name()}");
+                throw Invalid(sensitive
+                    ? $"{label} element {i} does not fit in {type.Name()} (the value is not shown: {label} is sensitive)"
+                    : $"{label} element {i} is {value}, which does not fit in {type.Name()}");
             }
 
             write(bytes.AsSpan(i * size, size), value);

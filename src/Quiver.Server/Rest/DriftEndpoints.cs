@@ -34,7 +34,7 @@ internal static class DriftEndpoints
             }
 
             using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-            Dictionary<string, double[]> baseline = DriftBaseline.Parse(body.Memory, served!.DriftFeatures);
+            Dictionary<string, double[]> baseline = DriftBaseline.Parse(body.Memory, served!.DriftFeatures, served.Config.SensitiveInputs);
             // Stored first: a baseline the registry did not keep would be lost at the next reload.
             await lifecycle.Registry.SetDriftBaselineAsync(served.Name, served.Version, JsonSerializer.Serialize(new { features = baseline }),
                 context.Features.Get<Quiver.Core.Security.Principal>()?.Name ?? "api", context.RequestAborted);

@@ -22,11 +22,16 @@ internal static class InferenceJson
         ReadRequest(json, ReadOnlyMemory<byte>.Empty, model, version);
 
     /// <summary>Decodes a request of the binary tensor extension: the JSON header, then the inputs' binary data.</summary>
-    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version)
+    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version) =>
+        ReadRequest(json, binary, model, version, JsonRequestLimits.Default, new HashSet<string>());
+
+    /// <summary>Decodes a request within <paramref name="limits"/>, never echoing values of <paramref name="sensitive"/> inputs.</summary>
+    public static InferenceRequest ReadRequest(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version,
+        JsonRequestLimits limits, IReadOnlySet<string> sensitive)
     {
         try
         {
-            return InferenceRequestReader.Read(json, binary, model, version);
+            return InferenceRequestReader.Read(json, binary, model, version, limits, sensitive);
         }
         catch (JsonException e)
         {

@@ -16,10 +16,32 @@ internal static class InferenceRequestReader
     /// extension (empty without it): inputs with <c>parameters.binary_data_size</c> take their bytes from it, in
     /// order, without a copy, so the request is valid only as long as <paramref name="binary"/>'s memory.
     /// </summary>
-    public static InferenceRequest Read(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version)
+    public static InferenceRequest Read(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version) =>
+        Read(json, binary, model, version, JsonRequestLimits.Default, s_noSensitive);
+
+    /// <summary>
+    /// Reads a request within <paramref name="limits"/>. Error messages never echo values of the inputs named in
+    /// <paramref name="sensitive"/>, since they may reach logs.
+    /// </summary>
+    public static InferenceRequest Read(ReadOnlySpan<byte> json, ReadOnlyMemory<byte> binary, string model, string? version,
+        JsonRequestLimits limits, IReadOnlySet<string> sensitive)
     {
-        var context = new ReadContext(json.Length, binary);
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        var context = new ReadContext(binary, limits, sensitive);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = limits.MaxDepth });
+        try
+        {
+            return ReadRequest(ref reader, context, model, version);
+        }
+        catch (JsonException) when (reader.CurrentDepth >= limits.MaxDepth - 1)
+        {
+            // The reader stops at the limit, on the last container it opened (whose own depth is one less); every other
+            // JSON error keeps its own message ("malformed JSON: ...").
+            throw Invalid($"the request nests objects and arrays deeper than the limit of {limits.MaxDepth} levels (--max-json-depth)");
+        }
+    }
+
+    private static InferenceRequest ReadRequest(ref Utf8JsonReader reader, ReadContext context, string model, string? version)
+    {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             throw Invalid("the request body must be a JSON object with an \"inputs\" array");
@@ -37,7 +59,7 @@ internal static class InferenceRequestReader
                     id = ReadString(ref reader, "request \"id\"");
                     break;
                 case "parameters":
-                    parameters = ReadParameters(ref reader, "request");
+                    parameters = ReadParameters(ref reader, "request", context);
                     break;
                 case "inputs":
                     inputs = ReadArray(ref reader, "\"inputs\"", context, ReadInput);
@@ -73,6 +95,8 @@ internal static class InferenceRequestReader
         };
     }
 
+    private static readonly IReadOnlySet<string> s_noSensitive = new HashSet<string>();
+
     private delegate T ElementReader<T>(ref Utf8JsonReader reader, int index, ReadContext context);
 
     private static List<T> ReadArray<T>(ref Utf8JsonReader reader, string what, ReadContext context, ElementReader<T> readElement)
@@ -91,6 +115,7 @@ internal static class InferenceRequestReader
                 throw Invalid($"{what} must be an array of objects; element {items.Count} is {Describe(reader.TokenType)}");
             }
 
+            context.Count(1);
             items.Add(readElement(ref reader, items.Count, context));
         }
 
@@ -105,6 +130,7 @@ internal static class InferenceRequestReader
         Parameters parameters = Parameters.Empty;
         Utf8JsonReader data = default;
         bool hasData = false;
+        long dataLength = 0;
         string label = $"input {index}";
         while (ReadProperty(ref reader, out string property))
         {
@@ -121,12 +147,14 @@ internal static class InferenceRequestReader
                     shape = ReadShape(ref reader, label);
                     break;
                 case "parameters":
-                    parameters = ReadParameters(ref reader, label);
+                    parameters = ReadParameters(ref reader, label, context);
                     break;
                 case "data":
                     data = reader; // a copy positioned at "data", decoded below once datatype and shape are known
                     hasData = true;
+                    long start = reader.BytesConsumed;
                     reader.Skip();
+                    dataLength = reader.BytesConsumed - start;
                     break;
                 default:
                     reader.Skip();
@@ -167,8 +195,14 @@ internal static class InferenceRequestReader
             return ReadBinaryInput(name, type, shape, count, parameters, label, context);
         }
 
+        if (count > context.ElementsLeft)
+        {
+            throw Invalid($"{label} has shape {Shapes.Format(shape)} of {count} elements, beyond the {context.Limits.MaxElements} JSON elements " +
+                "a request may carry (--max-json-elements); send large tensors with the binary tensor data extension");
+        }
+
         data.Read();
-        var decoder = new TensorDataReader(label, type, count, context.JsonLength);
+        var decoder = new TensorDataReader(label, type, count, dataLength, context, context.Sensitive.Contains(name));
         decoder.ReadData(ref data);
         if (decoder.Count != count)
         {
@@ -217,7 +251,7 @@ internal static class InferenceRequestReader
                     name = ReadString(ref reader, $"output {index} \"name\"");
                     break;
                 case "parameters":
-                    parameters = ReadParameters(ref reader, $"output {index}");
+                    parameters = ReadParameters(ref reader, $"output {index}", context);
                     break;
                 default:
                     reader.Skip();
@@ -255,7 +289,7 @@ internal static class InferenceRequestReader
         return [.. dims];
     }
 
-    private static Parameters ReadParameters(ref Utf8JsonReader reader, string owner)
+    private static Parameters ReadParameters(ref Utf8JsonReader reader, string owner, ReadContext context)
     {
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartObject)
@@ -266,6 +300,7 @@ internal static class InferenceRequestReader
         var values = new Dictionary<string, object>();
         while (ReadProperty(ref reader, out string key))
         {
+            context.Count(1);
             reader.Read();
             values[key] = reader.TokenType switch
             {
@@ -333,12 +368,29 @@ internal static class InferenceRequestReader
     /// <summary>The binary tensor extension's per-input parameter giving the byte count of its binary data.</summary>
     public const string BinaryDataSize = "binary_data_size";
 
-    /// <summary>What reading one request needs besides the JSON: its size, and the binary part with a cursor.</summary>
-    private sealed class ReadContext(int jsonLength, ReadOnlyMemory<byte> binary)
+    /// <summary>What reading one request needs besides the JSON: the binary part with a cursor, the limits and what they have left.</summary>
+    internal sealed class ReadContext(ReadOnlyMemory<byte> binary, JsonRequestLimits limits, IReadOnlySet<string> sensitive)
     {
         private int _offset;
+        private long _elements;
 
-        public int JsonLength { get; } = jsonLength;
+        public JsonRequestLimits Limits { get; } = limits;
+
+        public IReadOnlySet<string> Sensitive { get; } = sensitive;
+
+        /// <summary>JSON elements the request may still hold.</summary>
+        public long ElementsLeft => Limits.MaxElements - _elements;
+
+        /// <summary>Counts JSON elements read; throws once the request holds more than the limit.</summary>
+        public void Count(long elements)
+        {
+            _elements += elements;
+            if (_elements > Limits.MaxElements)
+            {
+                throw Invalid($"the request holds more than {Limits.MaxElements} JSON elements (tensor data, inputs, outputs and parameters), " +
+                    "the limit of --max-json-elements; send large tensors with the binary tensor data extension");
+            }
+        }
 
         public int BinaryLeft => binary.Length - _offset;
 

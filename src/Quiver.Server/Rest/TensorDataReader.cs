@@ -7,8 +7,9 @@ namespace Quiver.Server.Rest;
 
 /// <summary>
 /// Decodes one input's "data" (flat or nested row-major arrays) into little-endian bytes of its datatype,
-/// checking every element fits. Storage is bounded by the JSON's own size, so a hostile shape cannot make
-/// it allocate more than the body holds; elements beyond the shape are counted, not stored.
+/// checking every element fits. Storage is bounded by the size of the "data" array's own JSON, so a hostile
+/// shape cannot make it allocate more than the array holds; elements beyond the shape are counted, not stored.
+/// Elements count against the request's <see cref="JsonRequestLimits.MaxElements"/>.
 /// </summary>
 internal sealed class TensorDataReader
 {
@@ -18,15 +19,21 @@ internal sealed class TensorDataReader
     private readonly byte[] _bytes;
     private readonly byte[][] _strings;
     private readonly long _capacity;
+    private readonly InferenceRequestReader.ReadContext _context;
+    private readonly bool _sensitive;
 
-    public TensorDataReader(string label, DataType type, long expected, int jsonLength)
+    /// <param name="dataJsonLength">Bytes of the "data" array's JSON.</param>
+    /// <param name="sensitive">Whether the input is sensitive: error messages then never show its values.</param>
+    public TensorDataReader(string label, DataType type, long expected, long dataJsonLength, InferenceRequestReader.ReadContext context, bool sensitive)
     {
         _label = label;
         _type = type;
         _size = type.ElementSize();
+        _context = context;
+        _sensitive = sensitive;
 
-        // Every element takes at least one byte of JSON plus a separator, so the body bounds the count.
-        _capacity = Math.Min(expected, (jsonLength / 2) + 1);
+        // Every element takes at least one byte of JSON plus a separator, so the array's JSON bounds the count.
+        _capacity = Math.Min(expected, (dataJsonLength / 2) + 1);
         _bytes = type == DataType.Bytes ? [] : new byte[_capacity * _size];
         _strings = type == DataType.Bytes ? new byte[_capacity][] : [];
     }
@@ -58,6 +65,7 @@ internal sealed class TensorDataReader
                     depth--;
                     break;
                 default:
+                    _context.Count(1);
                     ReadElement(ref reader);
                     Count++;
                     break;
@@ -217,6 +225,11 @@ internal sealed class TensorDataReader
 
     private InferenceException DoesNotFit(ref Utf8JsonReader reader)
     {
+        if (_sensitive)
+        {
+            return Invalid($"{_label} element {Count} does not fit in {_type.Name()} (the value is not shown: {_label} is sensitive)");
+        }
+
         string text = Encoding.UTF8.GetString(reader.ValueSpan);
         bool integral = _type is not (DataType.Fp16 or DataType.Bf16 or DataType.Fp32 or DataType.Fp64);
         string why = integral && (text.Contains('.') || text.Contains('e') || text.Contains('E'))

@@ -54,9 +54,10 @@ internal static class V2Endpoints
         // The pooled body lives until the response is written: binary inputs are run straight from it, without a copy.
         using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
         int? jsonLength = BinaryTensorExtension.JsonLength(context.Request, body.Length);
+        IReadOnlySet<string> sensitive = service.SensitiveInputsOf(model);
         InferenceRequest request = jsonLength is { } length
-            ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version)
-            : InferenceJson.ReadRequest(body.Span, model, version);
+            ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version, options.JsonLimits, sensitive)
+            : InferenceJson.ReadRequest(body.Span, ReadOnlyMemory<byte>.Empty, model, version, options.JsonLimits, sensitive);
 
         // Another tenant's model fails here, where a missing one would: after the body decoded, before it is looked up.
         if (ModelVisibility.Of(context) is { } visibility && !await visibility.CanSeeAsync(model, context.RequestAborted))

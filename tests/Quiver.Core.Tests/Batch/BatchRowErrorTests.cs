@@ -111,4 +111,33 @@ public sealed class BatchRowErrorTests : IDisposable
 
         Assert.Equal(1, result.RowsFailed);
     }
+
+    [Fact]
+    public void Run_BadCellOfASensitiveInput_IsShownInTheErrorFileOnlyAsItsPseudonym()
+    {
+        string model = _files.Mlp();
+        string input = _files.Text("in.csv", "f0,f1,f2,f3\n1,2,SECRET-4711,4\n1,2,SECRET-4711,4\n");
+        var pseudonymizer = new Quiver.Core.Security.Pseudonymizer(new byte[32]);
+        var privacy = new Quiver.Core.Security.SensitiveValues(["input"], [], pseudonymizer);
+
+        BatchResult result = BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), Privacy = privacy });
+
+        Assert.Equal(2, result.RowsFailed);
+        string file = File.ReadAllText(result.ErrorsPath);
+        Assert.DoesNotContain("SECRET-4711", file);
+        string expected = $"column 'f2': the value {pseudonymizer.Pseudonym("SECRET-4711")} is not a number (input 'input' is FP32)";
+        Assert.All(Errors(result), e => Assert.Equal(expected, e.GetProperty("reason").GetString())); // equal values, equal pseudonyms
+    }
+
+    [Fact]
+    public void Run_BrokenJsonLine_OfAModelWithSensitiveInputs_IsReportedWithoutQuotingTheLine()
+    {
+        string model = _files.Mlp();
+        string input = _files.Text("in.jsonl", "{\"input\":[1,2,3,4]}\n{\"input\":[1,2,3,S]}\n");
+        var privacy = new Quiver.Core.Security.SensitiveValues(["input"], [], new Quiver.Core.Security.Pseudonymizer(new byte[32]));
+
+        BatchResult result = BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), Privacy = privacy });
+
+        Assert.Equal("not valid JSON at byte 16 of the line", Errors(result).Single().GetProperty("reason").GetString());
+    }
 }

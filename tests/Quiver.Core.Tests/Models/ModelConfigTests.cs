@@ -135,4 +135,41 @@ public sealed class ModelConfigTests
 
         Assert.Contains(message, error.Message);
     }
+
+    [Fact]
+    public void Parse_PrivacyAndElementCap_AreModelLevelSettings()
+    {
+        ModelConfig config = ModelConfig.Parse("""
+            {"sensitive_inputs": ["ssn", "income"], "sensitive_parameters": ["customer_id"], "max_tensor_elements": 4096}
+            """);
+
+        Assert.Equal(["ssn", "income"], config.SensitiveInputs);
+        Assert.Equal(["customer_id"], config.SensitiveParameters);
+        Assert.Equal(4096, config.MaxTensorElements);
+        Assert.Empty(ModelConfig.Default.SensitiveInputs);
+        Assert.Equal(0, ModelConfig.Default.MaxTensorElements);
+    }
+
+    [Fact]
+    public void Parse_PayloadLoggingSensitiveInputs_TheOlderSpelling_MarksThemSensitiveEverywhere()
+    {
+        ModelConfig config = ModelConfig.Parse("""
+            {"sensitive_inputs": ["ssn"], "payload_logging": {"sample_rate": 0.5, "sensitive_inputs": ["ssn", "dob"]}}
+            """);
+
+        Assert.Equal(["ssn", "dob"], config.SensitiveInputs);
+        Assert.Equal(0.5, config.PayloadLogging!.SampleRate);
+    }
+
+    [Fact]
+    public void Parse_BadPrivacySettings_AreReportedTogether()
+    {
+        var e = Assert.Throws<ModelConfigException>(() => ModelConfig.Parse("""
+            {"sensitive_inputs": "ssn", "sensitive_parameters": [1], "max_tensor_elements": -1}
+            """));
+
+        Assert.Contains("'sensitive_inputs' must be an array of names", e.Message);
+        Assert.Contains("'sensitive_parameters' must be an array of names", e.Message);
+        Assert.Contains("'max_tensor_elements' must be an integer >= 0, got -1", e.Message);
+    }
 }

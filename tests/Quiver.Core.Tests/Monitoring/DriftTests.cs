@@ -98,4 +98,29 @@ public sealed class DriftTests
         Assert.Equal("uploaded", report.Baseline);
         Assert.Equal(DriftState.Drifting, report.State); // live data around 0, training data around 5
     }
+
+    [Fact]
+    public void Monitor_SensitiveInputs_AreNeverSampled()
+    {
+        var monitor = new DriftMonitor(new DriftConfig(BaselineRows: 10, WindowRows: 10, MinimumWindowRows: 1), excluded: ["input"]);
+        var random = new Random(5);
+        InferenceTensor column = Rows([Normal(random, 20)]);
+        var watched = new InferenceTensor("other", DataType.Fp32, column.Shape, column.Data.ToArray());
+
+        monitor.Observe([Rows([Normal(random, 20), Normal(random, 20)]), watched], []);
+
+        DriftReport report = monitor.Report();
+        Assert.Equal(["other[0]"], report.Features.Select(f => f.Feature));
+    }
+
+    [Fact]
+    public void StoredBaseline_KeepsOnlyTheFeaturesWatchedNow()
+    {
+        // "ssn[0]" was stored before the input was marked sensitive: it is dropped, not held, and loading goes on.
+        Dictionary<string, double[]> baseline = DriftBaseline.ParseStored(
+            """{"features": {"age[0]": [1, 2, 3], "ssn[0]": [4, 5, 6]}}""", ["age[0]"]);
+
+        Assert.Equal(["age[0]"], baseline.Keys);
+        Assert.Equal([1.0, 2.0, 3.0], baseline["age[0]"]);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Quiver.Core.Monitoring.Payloads;
+using Quiver.Core.Security;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
 

@@ -200,8 +200,10 @@ public sealed class InferenceJsonTests
         long before = GC.GetAllocatedBytesForCurrentThread();
 
         string error = InputError("FP64", "[1000000000000,1000]", "[1]");
+        string withinTheLimit = InputError("FP64", "[1000,1000]", "[1]"); // under the element limit, over what the data holds
 
-        Assert.Contains("data has 1", error);
+        Assert.Contains("beyond the 8388608 JSON elements a request may carry", error);
+        Assert.Contains("data has 1", withinTheLimit);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1_000_000, "decoding allocated for the declared shape");
     }
 

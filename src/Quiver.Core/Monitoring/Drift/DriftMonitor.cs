@@ -7,10 +7,13 @@ namespace Quiver.Core.Monitoring.Drift;
 /// Watches one model version's inputs and outputs for drift. Every numeric column of a tensor whose first
 /// dimension is the batch is a feature ("input[3]"). The first <see cref="DriftConfig.BaselineRows"/> rows
 /// seen become the baseline unless one is uploaded; after that, the last <see cref="DriftConfig.WindowRows"/>
-/// rows are compared with it per feature (PSI and KS).
+/// rows are compared with it per feature (PSI and KS). Inputs named in <paramref name="excluded"/> (the model's
+/// sensitive inputs) are never sampled: a baseline and a window are the values themselves, and pseudonyms would keep
+/// no order to compare distributions by.
 /// </summary>
-public sealed class DriftMonitor(DriftConfig config)
+public sealed class DriftMonitor(DriftConfig config, IReadOnlyCollection<string>? excluded = null)
 {
+    private readonly IReadOnlyCollection<string> _excluded = excluded ?? [];
     private readonly Lock _lock = new();
     private readonly Dictionary<string, FeatureSamples> _features = new(StringComparer.Ordinal);
     private bool _baselineUploaded;
@@ -24,9 +27,9 @@ public sealed class DriftMonitor(DriftConfig config)
         {
             foreach (InferenceTensor tensor in inputs.Concat(outputs))
             {
-                if (tensor.Shape.Length != 2 || !IsNumeric(tensor.DataType))
+                if (tensor.Shape.Length != 2 || !IsNumeric(tensor.DataType) || _excluded.Contains(tensor.Name))
                 {
-                    continue; // only [batch, features] tensors of numbers have columns to watch
+                    continue; // only [batch, features] tensors of numbers have columns to watch, and never sensitive ones
                 }
 
                 int columns = (int)tensor.Shape[1];

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using Quiver.Core.Models;
+using Quiver.Core.Security;
 using Quiver.Core.Tensors;
 
 namespace Quiver.Core.Monitoring.Payloads;
@@ -77,7 +78,8 @@ public sealed class PayloadLog : IAsyncDisposable
             w.WriteString("version", model.Version.ToString(CultureInfo.InvariantCulture));
             w.WriteString("id", request.Id);
             w.WriteBoolean("truncated", truncated);
-            WriteTensors(w, "inputs", request.Inputs, truncated, config.SensitiveInputs);
+            WriteParameters(w, request.Parameters, model.Config.SensitiveParameters);
+            WriteTensors(w, "inputs", request.Inputs, truncated, model.Config.SensitiveInputs);
             WriteTensors(w, "outputs", response.Outputs, truncated, []);
             w.WriteEndObject();
         }
@@ -86,6 +88,43 @@ public sealed class PayloadLog : IAsyncDisposable
         buffer.WrittenSpan.CopyTo(line);
         line[^1] = (byte)'\n';
         return line;
+    }
+
+    // The request's parameters as given; sensitive ones as pseudonyms of their invariant text.
+    private void WriteParameters(Utf8JsonWriter w, Parameters parameters, IReadOnlyList<string> sensitive)
+    {
+        if (parameters.Count == 0)
+        {
+            return;
+        }
+
+        w.WriteStartObject("parameters");
+        foreach ((string name, object value) in parameters)
+        {
+            if (sensitive.Contains(name))
+            {
+                w.WriteString(name, _pseudonymizer.Pseudonym(Convert.ToString(value, CultureInfo.InvariantCulture) ?? ""));
+                continue;
+            }
+
+            switch (value)
+            {
+                case bool b:
+                    w.WriteBoolean(name, b);
+                    break;
+                case long l:
+                    w.WriteNumber(name, l);
+                    break;
+                case double d:
+                    w.WriteNumber(name, d);
+                    break;
+                default:
+                    w.WriteString(name, Convert.ToString(value, CultureInfo.InvariantCulture));
+                    break;
+            }
+        }
+
+        w.WriteEndObject();
     }
 
     // Data as base64 of the tensor's bytes (little-endian, row-major, as the binary protocol carries them);

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Quiver.Core.Monitoring.Payloads;
+namespace Quiver.Core.Security;
 
 /// <summary>
 /// Replaces sensitive values by keyed hashes (HMAC-SHA256): equal values give equal pseudonyms, so logs can still be
@@ -41,4 +41,7 @@ public sealed class Pseudonymizer(byte[] key)
 
     /// <summary>The pseudonym of a value: "hmac-sha256:" and 64 hex digits.</summary>
     public string Pseudonym(ReadOnlySpan<byte> value) => "hmac-sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(_key, value));
+
+    /// <summary>The pseudonym of a text value, of its UTF-8 bytes (so a BYTES element and the same text agree).</summary>
+    public string Pseudonym(string value) => Pseudonym(System.Text.Encoding.UTF8.GetBytes(value));
 }
