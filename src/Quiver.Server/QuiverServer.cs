@@ -260,7 +260,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.UseMiddleware<ErrorHandlingMiddleware>();
         // Authentication first: the audit middleware records the principal it set.
         app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, options.OpenHealth,
-            new NotFoundMessages(lifecycle)));
+            new NotFoundMessages(lifecycle), metrics));
         app.UseMiddleware<AuditMiddleware>();
 
         if (limits.Any)

@@ -20,6 +20,7 @@ public sealed class InferenceMetrics : IDisposable
     /// <summary>The name of the request latency histogram (seconds, labels model, version and outcome).</summary>
     public const string RequestDurationName = "quiver_request_duration_seconds";
 
+    private readonly Counter<long> _authFailures;
     private readonly ModelCatalog _catalog;
     private readonly Routing.EndpointTable? _endpoints;
     private readonly Histogram<double> _requestDuration;
@@ -58,6 +59,8 @@ public sealed class InferenceMetrics : IDisposable
         _requestDuration = Meter.CreateHistogram<double>(RequestDurationName, "s",
             "Inference request duration, from decoding to response, by outcome");
         _rejected = Meter.CreateCounter<long>("quiver_rejected_requests_total", description: "Requests refused, by reason");
+        _authFailures = Meter.CreateCounter<long>("quiver_auth_failures_total",
+            description: "Requests refused by authentication (unauthenticated) or authorization (forbidden, hidden_model)");
     }
 
     /// <summary>This server's meter.</summary>
@@ -73,6 +76,9 @@ public sealed class InferenceMetrics : IDisposable
     /// <summary>Records a refused request by reason (queue_full, deadline_exceeded, invalid_argument, not_found, unavailable).</summary>
     public void RecordRejected(string model, ErrorKind kind) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("reason", ReasonOf(kind)));
+
+    /// <summary>Records a request that authentication or authorization refused: unauthenticated, forbidden or hidden_model.</summary>
+    public void RecordAuthFailure(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>Records a request refused by a rate or concurrency limit, by which one (e.g. principal_rate_limit).</summary>
     public void RecordLimited(string reason) =>

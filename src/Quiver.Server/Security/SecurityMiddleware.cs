@@ -85,6 +85,12 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
     private async Task RefuseAsync(HttpContext context, int status, GrpcStatusCode grpcStatus, string message, AuditEvent audit)
     {
         Log.Refused(logger, status, audit.Resource, audit.Actor, message);
+        settings.Metrics.RecordAuthFailure(status switch
+        {
+            StatusCodes.Status401Unauthorized => "unauthenticated",
+            StatusCodes.Status403Forbidden => "forbidden",
+            _ => "hidden_model",
+        });
         await SecurityAudit.RecordAsync(context, audit with { Details = audit.Details ?? message });
 
         if (status == StatusCodes.Status401Unauthorized)
@@ -117,4 +123,5 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
 /// What <see cref="SecurityMiddleware"/> works with: the authenticator (null: authentication off), the registry for
 /// model owners, and the not-found messages another tenant's model is answered with.
 /// </summary>
-internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, bool OpenHealth, NotFoundMessages NotFoundMessages);
+internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, bool OpenHealth, NotFoundMessages NotFoundMessages,
+    Core.Monitoring.InferenceMetrics Metrics);

@@ -29,6 +29,25 @@ public sealed class AuthenticationTests(SecuredServer secured)
     }
 
     [Fact]
+    public async Task Refusals_AreCountedOnMetrics_ByReason()
+    {
+        // The metrics port needs a viewer too; the admin key reads the counters.
+        string admin = secured.Keys["admin"].Key;
+        async Task<Monitoring.PrometheusText> ScrapeAsync() =>
+            Monitoring.PrometheusText.Parse((await secured.SendAsync(HttpMethod.Get, "/metrics", admin)).Body);
+        Monitoring.PrometheusText before = await ScrapeAsync();
+
+        Assert.Equal(401, (await secured.SendAsync(HttpMethod.Get, MetadataPath, "qk_0000000000000000_nope")).Status);
+        Assert.Equal(403, (await secured.SendAsync(HttpMethod.Post, "/v2/admin/rollouts", secured.Keys["viewer"].Key)).Status);
+
+        Monitoring.PrometheusText after = await ScrapeAsync();
+        foreach (string reason in new[] { "unauthenticated", "forbidden" })
+        {
+            Assert.True(after.Value("quiver_auth_failures_total", ("reason", reason)) >= before.ValueOrZero("quiver_auth_failures_total", ("reason", reason)) + 1, reason);
+        }
+    }
+
+    [Fact]
     public async Task AnExpiredKey_IsRefused_SayingWhenItExpired()
     {
         // Stored as quiver keys create would have stored it a month ago, with a one-day expiry.
