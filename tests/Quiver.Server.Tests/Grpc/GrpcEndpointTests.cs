@@ -285,7 +285,7 @@ public sealed class GrpcEndpointTests(ModelRepositoryFixture fixture) : IClassFi
     [Fact]
     public async Task FullQueue_IsResourceExhausted_NamingTheLimit()
     {
-        // "slow" has one instance and max_queue_size 1: of three overlapping calls, one runs, one waits, one is refused.
+        // "slow" has one instance and max_queue_size 1: of three overlapping calls, at most two are taken.
         var request = new ModelInferRequest { ModelName = "slow" };
         request.Inputs.Add(RawInput("x", "FP32", 1));
         request.RawInputContents.Add(ByteString.CopyFrom(BitConverter.GetBytes(1f)));
@@ -293,8 +293,10 @@ public sealed class GrpcEndpointTests(ModelRepositoryFixture fixture) : IClassFi
 
         GrpcResult[] results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => _client.CallAsync("ModelInfer", GrpcTestClient.Frame(request), deadline)));
 
-        GrpcResult refused = Assert.Single(results, r => r.Status == 8);
-        Assert.Contains("max_queue_size", refused.GrpcMessage);
+        // Two may be refused when both arrive before the instance takes the first from the queue.
+        GrpcResult[] refused = results.Where(r => r.Status == 8).ToArray();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, r => Assert.Contains("max_queue_size", r.GrpcMessage));
     }
 
     [Fact]
