@@ -16,26 +16,7 @@ public sealed class Pseudonymizer(byte[] key)
     /// <summary>Reads the key file, creating it with a random key (owner-only) the first time, so pseudonyms stay stable across restarts.</summary>
     public static Pseudonymizer FromKeyFile(string path)
     {
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            try
-            {
-                using var file = new FileStream(path, options);
-                file.Write(RandomNumberGenerator.GetBytes(KeyBytes));
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first; use theirs.
-            }
-        }
-
+        KeyFile.CreateIfMissing(path, KeyBytes);
         return new Pseudonymizer(File.ReadAllBytes(path));
     }
 

@@ -70,26 +70,7 @@ public sealed class AuditKey
     /// <summary>Reads the key file, creating it (readable by its owner only) with a new random key when missing.</summary>
     public static AuditKey LoadOrCreate(string path)
     {
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            try
-            {
-                using var file = new FileStream(path, options);
-                file.Write(RandomNumberGenerator.GetBytes(KeyBytes));
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first; use theirs.
-            }
-        }
-
+        KeyFile.CreateIfMissing(path, KeyBytes);
         return FromFile(path);
     }
 
