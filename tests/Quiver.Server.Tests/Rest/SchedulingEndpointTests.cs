@@ -52,6 +52,12 @@ public sealed class SchedulingEndpointTests(ModelRepositoryFixture fixture) : IC
         }
 
         await WaitForStatsAsync(queued: 2);
+        // Freed by the cancellations, not by finishing: the slow request (seconds of work) never succeeded, and the
+        // abandoned waiter left the queue without being taken (only the first and the newcomer were).
+        var (_, stats) = await _server.GetAsync("/v2/models/slow/stats");
+        JsonNode inference = stats!["model_stats"]![0]!["inference_stats"]!;
+        Assert.Equal(0, (long)inference["success"]!["count"]!);
+        Assert.Equal(2, (long)inference["queue"]!["count"]!);
         await late.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => after);
     }
