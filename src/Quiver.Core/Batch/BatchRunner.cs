@@ -6,7 +6,9 @@ namespace Quiver.Core.Batch;
 /// <summary>
 /// Runs a batch job: splits the input into records on a reader thread, parses them a chunk (one batch) at a time,
 /// runs each batch through the model and appends results and rejected rows to their files, checkpointing every
-/// <see cref="BatchOptions.CheckpointInterval"/>. Memory is bounded by three chunks in flight, whatever the file size.
+/// <see cref="BatchOptions.CheckpointInterval"/>. A batch's results are formatted and written on another thread while
+/// the model runs the next batch, so the engine is not kept waiting for the text. Memory is bounded by four chunks in
+/// flight, whatever the file size.
 /// </summary>
 public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEngine session, TimeProvider? time = null)
 {
@@ -16,8 +18,8 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
     {
     }
 
-    // Three chunks: one being read and parsed, one waiting, one being inferred and written.
-    private const int ChunksInFlight = 3;
+    // Four chunks: one being read and parsed, one waiting, one being inferred, one being written.
+    private const int ChunksInFlight = 4;
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -154,63 +156,89 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         { IsBackground = true, Name = "batch-reader" };
         reader.Start();
 
+        // The chunk whose results are being written while the next one runs; its rows count once they are written.
+        (RecordChunk Chunk, Task Written)? writing = null;
+
+        void FinishWriting()
+        {
+            if (writing is not { } pending)
+            {
+                return;
+            }
+
+            writing = null;
+            pending.Written.GetAwaiter().GetResult();
+            Account(pending.Chunk);
+        }
+
+        void Account(RecordChunk chunk)
+        {
+            long failed = 0;
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                if (chunk.Errors[i] is { } reason)
+                {
+                    errors.Write(chunk.Rows[i], chunk.Lines[i], reason);
+                    failed++;
+                }
+            }
+
+            if (options.MaxErrors is { } max && state.RowsFailed + failed > max)
+            {
+                writer.Flush(toDisk: false);
+                errors.Flush(toDisk: false);
+                throw new BatchException(BatchErrorKind.TooManyErrors,
+                    $"{state.RowsFailed + failed} rows failed, more than --max-errors {max} allows; the reasons are in '{options.ResolvedErrorsPath}'. " +
+                    "Fix the input, or raise --max-errors; --resume then continues from the last checkpoint.");
+            }
+
+            rowsThisRun += chunk.Count;
+            state = state with
+            {
+                InputOffset = chunk.EndPosition,
+                NextRow = chunk.NextRow,
+                NextLine = chunk.NextLine,
+                RowsProcessed = state.RowsProcessed + chunk.Count,
+                RowsWritten = state.RowsWritten + chunk.Good,
+                RowsFailed = state.RowsFailed + failed,
+            };
+            free.Add(chunk, CancellationToken.None);
+            progress?.Invoke(new BatchProgress(chunk.EndPosition, source.Length, state.RowsProcessed, state.RowsFailed, rowsThisRun,
+                _time.GetElapsedTime(started)));
+            if (_time.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
+            {
+                Checkpoint(completed: false);
+            }
+
+            if (options.RowsPerSecondLimit is { } rate)
+            {
+                TimeSpan ahead = TimeSpan.FromSeconds(rowsThisRun / rate) - _time.GetElapsedTime(runStarted);
+                if (ahead > TimeSpan.Zero)
+                {
+                    Task.Delay(ahead, _time, cancellationToken).GetAwaiter().GetResult();
+                }
+            }
+        }
+
         try
         {
             try
             {
                 foreach (RecordChunk chunk in filled.GetConsumingEnumerable(cancellationToken))
                 {
-                    widths = Infer(chunk, writer, widths, cancellationToken);
-                    long failed = 0;
-                    for (int i = 0; i < chunk.Count; i++)
-                    {
-                        if (chunk.Errors[i] is { } reason)
-                        {
-                            errors.Write(chunk.Rows[i], chunk.Lines[i], reason);
-                            failed++;
-                        }
-                    }
-
-                    if (options.MaxErrors is { } max && state.RowsFailed + failed > max)
-                    {
-                        writer.Flush(toDisk: false);
-                        errors.Flush(toDisk: false);
-                        throw new BatchException(BatchErrorKind.TooManyErrors,
-                            $"{state.RowsFailed + failed} rows failed, more than --max-errors {max} allows; the reasons are in '{options.ResolvedErrorsPath}'. " +
-                            "Fix the input, or raise --max-errors; --resume then continues from the last checkpoint.");
-                    }
-
-                    rowsThisRun += chunk.Count;
-                    state = state with
-                    {
-                        InputOffset = chunk.EndPosition,
-                        NextRow = chunk.NextRow,
-                        NextLine = chunk.NextLine,
-                        RowsProcessed = state.RowsProcessed + chunk.Count,
-                        RowsWritten = state.RowsWritten + chunk.Good,
-                        RowsFailed = state.RowsFailed + failed,
-                    };
-                    free.Add(chunk, CancellationToken.None);
-                    progress?.Invoke(new BatchProgress(chunk.EndPosition, source.Length, state.RowsProcessed, state.RowsFailed, rowsThisRun,
-                        _time.GetElapsedTime(started)));
-                    if (_time.GetElapsedTime(lastCheckpoint) >= options.CheckpointInterval)
-                    {
-                        Checkpoint(completed: false);
-                    }
-
-                    if (options.RowsPerSecondLimit is { } rate)
-                    {
-                        TimeSpan ahead = TimeSpan.FromSeconds(rowsThisRun / rate) - _time.GetElapsedTime(runStarted);
-                        if (ahead > TimeSpan.Zero)
-                        {
-                            Task.Delay(ahead, _time, cancellationToken).GetAwaiter().GetResult();
-                        }
-                    }
+                    (TensorValue[]? outputs, widths) = Infer(chunk, writer, widths, cancellationToken);
+                    FinishWriting();
+                    int[]? rowWidths = widths;
+                    writing = (chunk, outputs is null ? Task.CompletedTask
+                        : Task.Run(() => writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, rowWidths!), CancellationToken.None));
                 }
+
+                FinishWriting();
             }
             catch (OperationCanceledException)
             {
                 // Interrupted (Ctrl+C, SIGTERM): everything up to the last whole batch is written; record it.
+                FinishWriting();
                 Checkpoint(completed: false);
                 throw;
             }
@@ -218,6 +246,18 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             {
                 stop.Cancel();
                 reader.Join();
+                // Failing on another batch: never leave a write running into the writer about to be disposed.
+                if (writing is { } unfinished)
+                {
+                    try
+                    {
+                        unfinished.Written.Wait(CancellationToken.None);
+                    }
+                    catch (AggregateException)
+                    {
+                        // The failure already on its way out is the one to report.
+                    }
+                }
             }
 
             if (readerFailure is not null)
@@ -295,11 +335,12 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         }
     }
 
-    private int[]? Infer(RecordChunk chunk, OutputWriter writer, int[]? widths, CancellationToken cancellationToken)
+    /// <summary>Runs the chunk's good rows and checks the outputs (writing the header before the first rows); null outputs when it has none.</summary>
+    private (TensorValue[]? Outputs, int[]? Widths) Infer(RecordChunk chunk, OutputWriter writer, int[]? widths, CancellationToken cancellationToken)
     {
         if (chunk.Good == 0)
         {
-            return widths;
+            return (null, widths);
         }
 
         var inputs = new NamedTensor[chunk.Inputs.Length];
@@ -345,8 +386,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
                 $"the model's outputs changed size between batches ({string.Join(",", widths)} values per row, then {string.Join(",", batchWidths)}).");
         }
 
-        writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, widths);
-        return widths;
+        return (outputs, widths);
     }
 
     private RecordSource OpenInput(InputFormat format)
