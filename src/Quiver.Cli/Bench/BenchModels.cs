@@ -14,7 +14,11 @@ public static class BenchModels
     // Fixed, not the assembly version: the files must not change when nothing in them did.
     private const string ProducerVersion = "1";
 
-    /// <summary>The three bench models, smallest first.</summary>
+    // Noise of standard deviation 0.6 on prototypes uniform in ±1 (standard deviation 0.58): a task the float32 model
+    // gets about 99% right, so some samples lie near a class boundary, as in real validation data (docs/optimization.md).
+    private static readonly PrototypeTask TransformerTask = new(TransformerSequence, TransformerWidth, TransformerClasses, noise: 0.6, seed: 129);
+
+    /// <summary>The bench models, smallest first.</summary>
     public static IReadOnlyList<BenchModel> All { get; } =
     [
         new("bench_small", "MLP 64 → 256 ReLU → 10", Seed: 64, () => Mlp("bench_small", 64, 256, 10, seed: 64)),
@@ -22,8 +26,18 @@ public static class BenchModels
         new("bench_heavy", $"CNN 3×32×32 → {HeavyConvLayers} × (Conv 3×3, {HeavyChannels} channels, ReLU) → global average pool → 10",
             Seed: 1000, () => ConvNet("bench_heavy", seed: 1000)),
         new("bench_transformer", $"transformer-style block: sequence {TransformerSequence} × width {TransformerWidth}, self-attention, " +
-            $"LayerNormalization, feed-forward {4 * TransformerWidth} ReLU → mean → 10", Seed: 128, () => Transformer("bench_transformer", seed: 128)),
+            $"LayerNormalization, feed-forward {4 * TransformerWidth} ReLU → mean → 10", Seed: 128, () => Transformer("bench_transformer", seed: 128),
+            WriteSamples: path => TransformerTask.WriteSamples(path, ValidationSamples, seed: 130)),
     ];
+
+    /// <summary>
+    /// The labelled samples <see cref="WriteRepository"/> writes in the folder of a model whose classifier was fitted to a
+    /// task (bench_transformer): a NumPy .npy of inputs, sample i of class i mod the number of classes.
+    /// </summary>
+    public const string ValidationFile = "validation.npy";
+
+    private const int ValidationSamples = 2048;
+    private const int TransformerClasses = 10;
 
     // Sized so the seven weight MatMuls (about 6.6 M multiply-adds per inference) dominate, as in a real encoder layer.
     private const int TransformerSequence = 32;
@@ -47,6 +61,7 @@ public static class BenchModels
             model.Build().Save(modelPath);
             // Only max_batch_size: batching settings belong to the dynamic batcher's own keys (see bench/README.md).
             File.WriteAllText(Path.Combine(folder, "config.json"), $"{{\"max_batch_size\": {MaxBatchSize}}}\n");
+            model.WriteSamples?.Invoke(Path.Combine(folder, ValidationFile));
             written.Add(modelPath);
         }
 
@@ -102,12 +117,16 @@ public static class BenchModels
             .Output("output", TensorElementType.Float, Batch, 10);
     }
 
-    /// <summary>Input "input" FP32 [batch, 32, 128] → one encoder block (<see cref="SampleModels.TransformerBlock"/>) → output "logits" FP32 [batch, 10].</summary>
+    /// <summary>
+    /// Input "input" FP32 [batch, 32, 128] → one encoder block (<see cref="SampleModels.TransformerBlock"/>) → output
+    /// "logits" FP32 [batch, 10]: random block weights, the classifier fitted to <see cref="PrototypeTask"/>'s classes.
+    /// </summary>
     public static ModelBuilder Transformer(string name, int seed)
     {
         var weights = new SeededWeights(seed);
-        return Describe(SampleModels.TransformerBlock(TransformerSequence, TransformerWidth, 10, weights.Matrix, weights.Bias), name,
-            $"encoder block {TransformerSequence} × {TransformerWidth}, weights from seed {seed}");
+        TransformerWeights random = TransformerWeights.Create(TransformerWidth, TransformerClasses, weights.Matrix, weights.Bias);
+        return Describe(SampleModels.TransformerBlock(TransformerSequence, TransformerTask.FitClassifier(random)), name,
+            $"encoder block {TransformerSequence} × {TransformerWidth}, weights from seed {seed}, classifier fitted to the classes of {ValidationFile}");
     }
 
     private static ModelBuilder Describe(ModelBuilder builder, string name, string description) =>
@@ -117,5 +136,8 @@ public static class BenchModels
             .DocString($"{name}: a benchmark model of random weights, {description}.");
 }
 
-/// <summary>One bench model: its repository name, what it computes, the seed of its weights, and how to build it.</summary>
-public sealed record BenchModel(string Name, string Description, int Seed, Func<ModelBuilder> Build);
+/// <summary>
+/// One bench model: its repository name, what it computes, the seed of its weights, how to build it, and for a
+/// classifier fitted to a task, how to write that task's labelled validation samples.
+/// </summary>
+public sealed record BenchModel(string Name, string Description, int Seed, Func<ModelBuilder> Build, Action<string>? WriteSamples = null);

@@ -22,7 +22,11 @@ public static class OptimizeCommand
         var perChannel = new Option<bool>("--per-channel") { Description = "One weight scale per output channel instead of per tensor." };
         var symmetric = new Option<bool>("--symmetric") { Description = "Symmetric int8 weights, zero point 0 (the default)." };
         var asymmetric = new Option<bool>("--asymmetric") { Description = "Asymmetric int8 weights with a zero point fitted to [min, max]." };
-        var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights, for x86 CPUs without VNNI (AVX2 only) where int8 products can saturate." };
+        var reduceRange = new Option<bool>("--reduce-range")
+        {
+            Description = "7-bit weights, for x86 CPUs without VNNI (AVX2 only) where int8 products can saturate. Default: on when this CPU is one.",
+        };
+        var fullRange = new Option<bool>("--full-range") { Description = "8-bit weights even on a CPU without VNNI (for a model that will run where VNNI is)." };
         var excludeNodes = new Option<string?>("--exclude-nodes") { Description = "Node names to leave in float, comma-separated." };
         var excludeOps = new Option<string?>("--exclude-ops") { Description = "Op types to leave in float, comma-separated (MatMul, Gemm)." };
         var int8Static = new Option<bool>("--int8-static")
@@ -65,7 +69,7 @@ public static class OptimizeCommand
 
         var command = new Command("optimize", "Rewrite an ONNX model for faster inference (int8 dynamic or static quantization, float16, ONNX Runtime graph optimization) and report accuracy and speed before and after.")
         {
-            model, output, int8Dynamic, int8Static, calibration, calibrationMethod, percentile, fp16, graph, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, excludeNodes, excludeOps,
+            model, output, int8Dynamic, int8Static, calibration, calibrationMethod, percentile, fp16, graph, keepOps, keepNodes, perChannel, symmetric, asymmetric, reduceRange, fullRange, excludeNodes, excludeOps,
             validation, samples, seed, maxAccuracyDrop, maxAbsDiff, report, benchBatch, benchDuration, noBench, threads,
         };
         command.SetAction((result, cancellationToken) => GuardAsync(async () =>
@@ -111,11 +115,11 @@ public static class OptimizeCommand
                 _ => Invalid($"--graph '{graphLevel}' is not a level; use basic, extended or all.", errors),
             };
 
-            string[] int8Only = [.. new[] { (perChannel, "--per-channel"), (symmetric, "--symmetric"), (asymmetric, "--asymmetric"), (reduceRange, "--reduce-range") }
+            string[] int8Only = [.. new[] { (perChannel, "--per-channel"), (symmetric, "--symmetric"), (asymmetric, "--asymmetric"), (reduceRange, "--reduce-range"), (fullRange, "--full-range") }
                 .Where(o => result.GetValue(o.Item1)).Select(o => o.Item2)];
             if (!isInt8 && (int8Only.Length > 0 || result.GetValue(excludeNodes) is not null || result.GetValue(excludeOps) is not null))
             {
-                errors.Add("--per-channel, --symmetric, --asymmetric, --reduce-range, --exclude-nodes and --exclude-ops apply only to --int8-dynamic and --int8-static.");
+                errors.Add("--per-channel, --symmetric, --asymmetric, --reduce-range, --full-range, --exclude-nodes and --exclude-ops apply only to --int8-dynamic and --int8-static.");
             }
 
             if (!isFp16 && (result.GetValue(keepOps) is not null || result.GetValue(keepNodes) is not null))
@@ -126,6 +130,11 @@ public static class OptimizeCommand
             if (result.GetValue(symmetric) && result.GetValue(asymmetric))
             {
                 errors.Add("--symmetric and --asymmetric cannot be used together.");
+            }
+
+            if (result.GetValue(reduceRange) && result.GetValue(fullRange))
+            {
+                errors.Add("--reduce-range and --full-range cannot be used together.");
             }
 
             string[] excludedOps = List(result.GetValue(excludeOps));
@@ -158,7 +167,7 @@ public static class OptimizeCommand
                 {
                     PerChannel = result.GetValue(perChannel),
                     Symmetric = !result.GetValue(asymmetric),
-                    ReduceRange = result.GetValue(reduceRange),
+                    ReduceRange = result.GetValue(reduceRange) || (!result.GetValue(fullRange) && Int8Cpu.ProductsSaturate),
                     ExcludeNodes = List(result.GetValue(excludeNodes)),
                     ExcludeOpTypes = excludedOps,
                 },

@@ -49,24 +49,23 @@ public static class SampleModels
     /// A transformer-style encoder block and classifier: input "input" FLOAT [batch, seq, width] → single-head
     /// self-attention (Q, K, V and output projections, Softmax over Q·Kᵀ / √width) with a residual and
     /// LayerNormalization → a ReLU feed-forward layer of 4 × width with a residual → mean over the sequence → Gemm
-    /// → output "logits" FLOAT [batch, classes]. Weights come from <paramref name="matrix"/> ([rows, columns]) and
-    /// <paramref name="vector"/> (biases), called in a fixed order: wq, wk, wv, wo, w_ff1, b_ff1, w_ff2, b_ff2, w_cls, b_cls.
+    /// → output "logits" FLOAT [batch, classes].
     /// </summary>
-    public static ModelBuilder TransformerBlock(int seq, int width, int classes, Func<int, int, float[,]> matrix, Func<int, float[]> vector)
+    public static ModelBuilder TransformerBlock(int seq, TransformerWeights weights)
     {
-        int ff = 4 * width;
+        int width = weights.Width;
         return new ModelBuilder("transformer_block")
             .Input("input", TensorElementType.Float, Batch, seq, width)
-            .Initializer("wq", matrix(width, width))
-            .Initializer("wk", matrix(width, width))
-            .Initializer("wv", matrix(width, width))
-            .Initializer("wo", matrix(width, width))
-            .Initializer("w_ff1", matrix(width, ff))
-            .Initializer("b_ff1", vector(ff))
-            .Initializer("w_ff2", matrix(ff, width))
-            .Initializer("b_ff2", vector(width))
-            .Initializer("w_cls", matrix(width, classes))
-            .Initializer("b_cls", vector(classes))
+            .Initializer("wq", weights.Query)
+            .Initializer("wk", weights.Key)
+            .Initializer("wv", weights.Value)
+            .Initializer("wo", weights.Output)
+            .Initializer("w_ff1", weights.FeedForward1)
+            .Initializer("b_ff1", weights.FeedForwardBias1)
+            .Initializer("w_ff2", weights.FeedForward2)
+            .Initializer("b_ff2", weights.FeedForwardBias2)
+            .Initializer("w_cls", weights.Classifier)
+            .Initializer("b_cls", weights.ClassifierBias)
             .Initializer("gamma", Enumerable.Repeat(1f, width).ToArray())
             .Initializer("beta", new float[width])
             .ScalarInitializer("inverse_sqrt_width", 1f / MathF.Sqrt(width))
@@ -89,7 +88,7 @@ public static class SampleModels
             .Node("Add", ["normalized", "ff_biased_out"], ["block"])
             .Node("ReduceMean", ["block"], ["pooled"], OnnxAttribute.Ints("axes", 1), OnnxAttribute.Int("keepdims", 0))
             .Node("Gemm", ["pooled", "w_cls", "b_cls"], ["logits"])
-            .Output("logits", TensorElementType.Float, Batch, classes);
+            .Output("logits", TensorElementType.Float, Batch, weights.Classes);
     }
 
     /// <summary>

@@ -12,8 +12,11 @@ public sealed record DynamicQuantizationOptions
     /// <summary>Zero point 0 and a range symmetric around it; false fits [min, max] with a zero point. Defaults to true.</summary>
     public bool Symmetric { get; init; } = true;
 
-    /// <summary>7-bit weights, for x86 CPUs without VNNI whose u8×s8 dot product can saturate. Defaults to false.</summary>
-    public bool ReduceRange { get; init; }
+    /// <summary>
+    /// 7-bit weights, for x86 CPUs without VNNI whose u8×s8 dot product can saturate. Defaults to
+    /// <see cref="Int8Cpu.ProductsSaturate"/>: on where this process runs on such a CPU.
+    /// </summary>
+    public bool ReduceRange { get; init; } = Int8Cpu.ProductsSaturate;
 
     /// <summary>Node names never quantized. Defaults to none.</summary>
     public IReadOnlyCollection<string> ExcludeNodes { get; init; } = [];

@@ -15,7 +15,7 @@ internal static class OptimizationModels
     public static ModelProto TransformerBlock(int seq = 8, int width = 32, int classes = 10, int seed = 1)
     {
         int next = seed;
-        return SampleModels.TransformerBlock(seq, width, classes, (rows, columns) => Matrix(rows, columns, next++), length => Vector(length, next++))
+        return SampleModels.TransformerBlock(seq, TransformerWeights.Create(width, classes, (rows, columns) => Matrix(rows, columns, next++), length => Vector(length, next++)))
             .Build();
     }
 
