@@ -269,6 +269,32 @@ public sealed class SchedulerTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
     }
 
+    [Fact]
+    public async Task BatchJobEngine_QueuesInTheBatchClass_BehindOnlineRequestsThatCameLater()
+    {
+        InferenceService service = Serve("variable", VariableWork(), """{"warmup": false}""");
+        using var stopSlow = new CancellationTokenSource();
+        Task<InferResult> running = service.InferAsync(Work(1024, 1), stopSlow.Token).AsTask();
+        await WaitUntil(() => Model("variable").Statistics.Snapshot().Queue.Count == 1); // the instance is busy
+
+        // A server-side job's batch, through the engine the server gives its jobs, waits first.
+        var engine = new Quiver.Core.Batch.ScheduledEngine(service, Model("variable"));
+        var finished = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task job = Task.Run(() =>
+        {
+            engine.Run([new NamedTensor("shape", TensorValue.FromArray([2], new long[] { 1, 1024 }))], default);
+            finished.Enqueue("job");
+        });
+        await WaitUntil(() => Model("variable").QueueDepth == 1);
+        Task online = Track("online", service.InferAsync(Work(1, 1), default).AsTask(), finished);
+        await WaitUntil(() => Model("variable").QueueDepth == 2);
+        await stopSlow.CancelAsync();
+        await Task.WhenAll(job, online);
+
+        Assert.Equal(["online", "job"], finished);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+    }
+
     private static async Task Track(string name, Task<InferResult> request, System.Collections.Concurrent.ConcurrentQueue<string> finished)
     {
         try
