@@ -60,6 +60,10 @@ public sealed class BenchCommandTests(BenchServerFixture server) : IClassFixture
             Assert.True((double)level["inferences_per_s"]! > 0);
             Assert.Equal(50, (long)level["server"]!["inferences"]!);
             Assert.True((double)level["server"]!["avg_batch_size"]! >= 1);
+            // Serving a request allocates something (at least its response), and the figure is per inference.
+            JsonNode gc = level["server_gc"]!;
+            Assert.True((long)gc["allocated_bytes"]! > 0);
+            Assert.Equal((double)(long)gc["allocated_bytes"]! / 50, (double)gc["bytes_per_inference"]!, 3);
         }
     }
 

@@ -182,4 +182,20 @@ public sealed class BenchUnitTests
 
         Assert.Contains("has no input 'other'", error.Message);
     }
+
+    [Fact]
+    public void GcSample_ReadsTheRuntimeCountersFromAScrape()
+    {
+        const string scrape = """
+            # TYPE dotnet_gc_collections_total counter
+            dotnet_gc_collections_total{gc_heap_generation="gen0"} 12
+            dotnet_gc_collections_total{gc_heap_generation="gen2"} 3
+            dotnet_gc_heap_total_allocated_total 5.2e+06
+            nv_inference_count{model="m",version="1"} 7
+            """;
+
+        Assert.Equal(new GcSample(5_200_000, 3), GcSample.Parse(scrape));
+        Assert.Null(GcSample.Parse("nv_inference_count 7\n"));
+        Assert.Equal(new GcReport(1000, 10, 1), GcReport.Between(new GcSample(500, 2), new GcSample(1500, 3), inferences: 100));
+    }
 }

@@ -32,7 +32,8 @@ public sealed record LevelReport(
     double InferencesPerS,
     LatencySummary LatencyUs,
     ServerBreakdown? Server,
-    MemoryReport? ServerRssKb);
+    MemoryReport? ServerRssKb,
+    GcReport? ServerGc);
 
 /// <summary>Resident memory of the server process (VmRSS, KiB) after warm-up and after the measurement.</summary>
 public sealed record MemoryReport(long Before, long After);

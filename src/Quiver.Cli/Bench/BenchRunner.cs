@@ -42,13 +42,16 @@ public static class BenchRunner
 
             long? rssBefore = ServerRss(settings);
             StatisticsSample? before = await api.StatisticsAsync(cancellationToken);
+            GcSample? gcBefore = await api.GcAsync(cancellationToken);
             progress($"concurrency {concurrency}: measuring");
             LoadBudget budget = settings.Requests is { } count ? LoadBudget.Of(count) : LoadBudget.For(settings.Duration!.Value);
             LoadResult result = await LoadGenerator.RunAsync(newCall, concurrency, budget, cancellationToken);
+            GcSample? gcAfter = await api.GcAsync(cancellationToken);
             StatisticsSample? after = await api.StatisticsAsync(cancellationToken);
             long? rssAfter = ServerRss(settings);
 
             long succeeded = result.Requests - result.Errors;
+            ServerBreakdown? server = before is not null && after is not null ? ServerBreakdown.Between(before, after) : null;
             levels.Add(new LevelReport(
                 concurrency,
                 result.Requests,
@@ -58,8 +61,9 @@ public static class BenchRunner
                 succeeded / result.ElapsedSeconds,
                 succeeded * batch / result.ElapsedSeconds,
                 LatencySummary.FromTicks(result.LatencyTicks),
-                before is not null && after is not null ? ServerBreakdown.Between(before, after) : null,
-                rssBefore is not null && rssAfter is not null ? new MemoryReport(rssBefore.Value, rssAfter.Value) : null));
+                server,
+                rssBefore is not null && rssAfter is not null ? new MemoryReport(rssBefore.Value, rssAfter.Value) : null,
+                gcBefore is not null && gcAfter is not null ? GcReport.Between(gcBefore, gcAfter, server?.Inferences ?? succeeded * batch) : null));
         }
 
         return new RunReport(

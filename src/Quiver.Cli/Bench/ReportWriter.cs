@@ -48,7 +48,7 @@ public static class ReportWriter
             return;
         }
 
-        // What the table has no room for: why requests failed, and the server's memory.
+        // What the table has no room for: why requests failed, and the server's memory and allocations.
         foreach (LevelReport level in report.Levels)
         {
             if (level.FirstError is not null)
@@ -60,6 +60,12 @@ public static class ReportWriter
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"concurrency {level.Concurrency}: server resident memory {rss.Before / 1024.0:0.0} MiB after warm-up, {rss.After / 1024.0:0.0} MiB after {level.ElapsedS:0.##} s ({Percent(rss.Before, rss.After)})"));
+            }
+
+            if (level.ServerGc is { } gc)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"concurrency {level.Concurrency}: server allocated {gc.BytesPerInference:0} bytes per inference ({gc.AllocatedBytes / 1048576.0:0.0} MiB in all), {gc.Gen2Collections} gen2 collections"));
             }
         }
     }

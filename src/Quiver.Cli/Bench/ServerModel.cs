@@ -62,6 +62,20 @@ public sealed class ServerApi(HttpClient client, Uri baseAddress, string model, 
         }
     }
 
+    /// <summary>The server's GC counters from /metrics, or null when it does not publish them or refuses the scrape.</summary>
+    public async Task<GcSample?> GcAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using HttpResponseMessage response = await client.GetAsync(new Uri(baseAddress, "metrics"), cancellationToken);
+            return response.IsSuccessStatusCode ? GcSample.Parse(await response.Content.ReadAsStringAsync(cancellationToken)) : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Disposes the HTTP client.</summary>
     public void Dispose() => client.Dispose();
 

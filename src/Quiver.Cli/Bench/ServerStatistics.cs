@@ -56,3 +56,43 @@ public sealed record ServerBreakdown(
             PerInference(after.ComputeOutputNs - before.ComputeOutputNs));
     }
 }
+
+/// <summary>
+/// The server's .NET GC counters from its Prometheus /metrics (the runtime's own meter): bytes allocated on the managed
+/// heap and gen2 collections, both since the process started.
+/// </summary>
+public sealed record GcSample(long AllocatedBytes, long Gen2Collections)
+{
+    private const string Allocated = "dotnet_gc_heap_total_allocated_total";
+    private const string Gen2 = "dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}";
+
+    /// <summary>Reads the two series from a scrape; null when the server does not publish them.</summary>
+    public static GcSample? Parse(string metrics)
+    {
+        long? allocated = null, gen2 = null;
+        foreach (string line in metrics.Split('\n'))
+        {
+            allocated ??= Value(line, Allocated);
+            gen2 ??= Value(line, Gen2);
+        }
+
+        return allocated is null ? null : new GcSample(allocated.Value, gen2 ?? 0);
+    }
+
+    private static long? Value(string line, string series) =>
+        line.StartsWith(series + " ", StringComparison.Ordinal) &&
+        double.TryParse(line.AsSpan(series.Length + 1), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value)
+            ? (long)value
+            : null;
+}
+
+/// <summary>What the server allocated on the managed heap during one level, in total and per inference, and its gen2 collections.</summary>
+public sealed record GcReport(long AllocatedBytes, double BytesPerInference, long Gen2Collections)
+{
+    /// <summary>The difference between two samples over <paramref name="inferences"/> inferences.</summary>
+    public static GcReport Between(GcSample before, GcSample after, long inferences)
+    {
+        long allocated = after.AllocatedBytes - before.AllocatedBytes;
+        return new GcReport(allocated, inferences == 0 ? 0 : (double)allocated / inferences, after.Gen2Collections - before.Gen2Collections);
+    }
+}
