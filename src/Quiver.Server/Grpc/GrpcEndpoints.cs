@@ -93,9 +93,7 @@ internal static partial class GrpcEndpoints
 
     private static async Task<IMessage> CallUnaryAsync(GrpcCall call, string method, GrpcInferenceService service, int maxMessageBytes)
     {
-        byte[] bytes = await GrpcFraming.ReadMessageAsync(call.Context.Request.BodyReader, maxMessageBytes, call.Gzip, call.Cancellation)
-            ?? throw GrpcException.InvalidArgument($"{method} needs one request message, and the call sent none");
-        IMessage request = method switch
+        IMessage request = await GrpcFraming.ReadMessageAsync<IMessage>(call.Context.Request.BodyReader, maxMessageBytes, call.Gzip, bytes => method switch
         {
             "ServerLive" => Parse(ServerLiveRequest.Parser, bytes),
             "ServerReady" => Parse(ServerReadyRequest.Parser, bytes),
@@ -109,7 +107,7 @@ internal static partial class GrpcEndpoints
             "RepositoryModelLoad" => Parse(RepositoryModelLoadRequest.Parser, bytes),
             "RepositoryModelUnload" => Parse(RepositoryModelUnloadRequest.Parser, bytes),
             _ => throw new GrpcException(GrpcStatusCode.Unimplemented, $"inference.GRPCInferenceService has no method '{method}' in Quiver"),
-        };
+        }, call.Cancellation) ?? throw GrpcException.InvalidArgument($"{method} needs one request message, and the call sent none");
 
         // Another tenant's model is answered exactly as a model that does not exist.
         if (ModelNamed(request) is { Length: > 0 } model)
@@ -189,7 +187,7 @@ internal static partial class GrpcEndpoints
         AuditedEndpoints.RunAsync(call.Context, "repository.unload", $"models/{request.ModelName}",
             () => service.RepositoryModelUnloadAsync(request, call.Cancellation));
 
-    public static T Parse<T>(MessageParser<T> parser, byte[] message) where T : IMessage<T>
+    public static T Parse<T>(MessageParser<T> parser, System.Buffers.ReadOnlySequence<byte> message) where T : IMessage<T>
     {
         try
         {

@@ -20,29 +20,44 @@ internal static class GrpcFraming
     /// Throws <see cref="GrpcException"/> for a truncated frame, a message over <paramref name="maxSize"/>,
     /// or a compressed message without a negotiated encoding.
     /// </summary>
-    public static async ValueTask<byte[]?> ReadMessageAsync(PipeReader reader, int maxSize, bool gzip, CancellationToken cancellationToken)
+    public static async ValueTask<byte[]?> ReadMessageAsync(PipeReader reader, int maxSize, bool gzip, CancellationToken cancellationToken) =>
+        await ReadMessageAsync(reader, maxSize, gzip, message => message.ToArray(), cancellationToken);
+
+    /// <summary>
+    /// Reads the next whole message and hands it to <paramref name="parse"/> where it lies in the pipe's buffers, so an
+    /// uncompressed message is not copied whole before parsing; returns default when the client has closed its side
+    /// cleanly. Throws as <see cref="ReadMessageAsync(PipeReader, int, bool, CancellationToken)"/> does.
+    /// </summary>
+    public static async ValueTask<T?> ReadMessageAsync<T>(PipeReader reader, int maxSize, bool gzip, Func<ReadOnlySequence<byte>, T> parse,
+        CancellationToken cancellationToken)
     {
         while (true)
         {
             ReadResult result = await reader.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            if (TryReadFrame(ref buffer, maxSize, out byte[]? message, out bool compressed))
+            if (TryReadFrame(buffer, maxSize, out ReadOnlySequence<byte> message, out bool compressed))
             {
-                reader.AdvanceTo(buffer.Start);
-                if (compressed && !gzip)
+                try
                 {
-                    throw GrpcException.InvalidArgument(
-                        "the message has the compressed flag set, but the call declared no grpc-encoding; send grpc-encoding: gzip or an uncompressed message");
-                }
+                    if (compressed && !gzip)
+                    {
+                        throw GrpcException.InvalidArgument(
+                            "the message has the compressed flag set, but the call declared no grpc-encoding; send grpc-encoding: gzip or an uncompressed message");
+                    }
 
-                return compressed ? Decompress(message!, maxSize) : message;
+                    return parse(compressed ? new ReadOnlySequence<byte>(Decompress(message.ToArray(), maxSize)) : message);
+                }
+                finally
+                {
+                    reader.AdvanceTo(message.End);
+                }
             }
 
             if (result.IsCompleted)
             {
                 string? truncated = buffer.Length == 0 ? null : TruncatedMessage(buffer);
                 reader.AdvanceTo(buffer.End);
-                return truncated is null ? null : throw GrpcException.InvalidArgument(truncated);
+                return truncated is null ? default : throw GrpcException.InvalidArgument(truncated);
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
@@ -71,9 +86,9 @@ internal static class GrpcFraming
         writer.Advance(HeaderSize + size);
     }
 
-    private static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, int maxSize, out byte[]? message, out bool compressed)
+    private static bool TryReadFrame(ReadOnlySequence<byte> buffer, int maxSize, out ReadOnlySequence<byte> message, out bool compressed)
     {
-        message = null;
+        message = default;
         compressed = false;
         if (buffer.Length < HeaderSize)
         {
@@ -100,8 +115,7 @@ internal static class GrpcFraming
         }
 
         compressed = header[0] == 1;
-        message = buffer.Slice(HeaderSize, length).ToArray();
-        buffer = buffer.Slice(HeaderSize + length);
+        message = buffer.Slice(HeaderSize, length);
         return true;
     }
 

@@ -40,7 +40,7 @@ internal sealed class GrpcInferStream(GrpcCall call, GrpcInferenceService servic
         ModelInferRequest? request = null;
         try
         {
-            request = GrpcEndpoints.Parse(ModelInferRequest.Parser, message);
+            request = GrpcEndpoints.Parse(ModelInferRequest.Parser, new System.Buffers.ReadOnlySequence<byte>(message));
             await GrpcEndpoints.RequireVisibleAsync(call, "ModelStreamInfer", request.ModelName);
             response = new ModelStreamInferResponse { InferResponse = await service.ModelInferAsync(request, call.Cancellation) };
         }

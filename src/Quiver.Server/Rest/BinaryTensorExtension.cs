@@ -14,10 +14,10 @@ internal static class BinaryTensorExtension
     public const string HeaderLengthHeader = "Inference-Header-Content-Length";
 
     /// <summary>
-    /// The length of the JSON part, or null when the request does not use the extension. Throws an
-    /// <see cref="InferenceException"/> for a header that is not a length inside the body.
+    /// The length of the JSON part the header declares, or null when the request does not use the extension. Throws
+    /// an <see cref="InferenceException"/> for a header that is not a non-negative integer.
     /// </summary>
-    public static int? JsonLength(HttpRequest request, int bodyLength)
+    public static long? DeclaredJsonLength(HttpRequest request)
     {
         if (!request.Headers.TryGetValue(HeaderLengthHeader, out var values))
         {
@@ -25,15 +25,18 @@ internal static class BinaryTensorExtension
         }
 
         string value = values.ToString();
-        if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long length) || length < 0)
-        {
-            throw InferenceException.InvalidArgument($"{HeaderLengthHeader} must be a non-negative integer, got '{value}'");
-        }
-
-        return length <= bodyLength
-            ? (int)length
-            : throw InferenceException.InvalidArgument($"{HeaderLengthHeader} is {length}, but the body has only {bodyLength} bytes");
+        return long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long length) && length >= 0
+            ? length
+            : throw InferenceException.InvalidArgument($"{HeaderLengthHeader} must be a non-negative integer, got '{value}'");
     }
+
+    /// <summary>The declared JSON length checked against the body: it must lie inside it.</summary>
+    public static int? JsonLength(long? declared, int bodyLength) => declared switch
+    {
+        null => null,
+        <= int.MaxValue and var length when length <= bodyLength => (int)length,
+        var length => throw InferenceException.InvalidArgument($"{HeaderLengthHeader} is {length}, but the body has only {bodyLength} bytes"),
+    };
 
     /// <summary>
     /// Whether an output goes back as binary: its own <c>binary_data</c> parameter decides, else the

@@ -51,9 +51,11 @@ internal static class V2Endpoints
 
     private static async Task InferAsync(HttpContext context, InferenceService service, QuiverServerOptions options, string model, string? version)
     {
-        // The pooled body lives until the response is written: binary inputs are run straight from it, without a copy.
-        using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted);
-        int? jsonLength = BinaryTensorExtension.JsonLength(context.Request, body.Length);
+        // The pooled body lives until the response is written: binary inputs are run straight from it, without a copy,
+        // the binary part starting on an 8-byte boundary so that ONNX Runtime can read its elements where they lie.
+        long? declared = BinaryTensorExtension.DeclaredJsonLength(context.Request);
+        using RequestBody body = await RequestBody.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted, declared ?? 0);
+        int? jsonLength = BinaryTensorExtension.JsonLength(declared, body.Length);
         IReadOnlySet<string> sensitive = service.SensitiveInputsOf(model);
         InferenceRequest request = jsonLength is { } length
             ? InferenceJson.ReadRequest(body.Span[..length], body.Memory[length..], model, version, options.JsonLimits, sensitive)
