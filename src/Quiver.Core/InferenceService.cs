@@ -204,7 +204,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
             payloads?.Record(model, request, response);
         }
 
-        metrics?.RecordRequest(model.Name, model.Version, result.Error is null, Stopwatch.GetElapsedTime(start));
+        metrics?.RecordRequest(model.Name, model.VersionText, result.Error is null, Stopwatch.GetElapsedTime(start));
         if (result.Error is { } error)
         {
             metrics?.RecordRejected(model.Name, error.Kind);
@@ -224,7 +224,7 @@ public sealed class InferenceService(ModelCatalog catalog, ResponseCache? cache 
             return new InferenceResponse
             {
                 ModelName = model.Name,
-                ModelVersion = model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ModelVersion = model.VersionText,
                 Id = request.Id,
                 Outputs = outputs,
                 Parameters = s_cacheHit,

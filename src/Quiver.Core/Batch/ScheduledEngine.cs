@@ -20,7 +20,7 @@ public sealed class ScheduledEngine : IBatchEngine
     {
         _service = service;
         _model = model.Name;
-        _version = model.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _version = model.VersionText;
         Inputs = model.ModelInputs.Select(ToInfo).ToArray();
         Outputs = model.ModelOutputs.Select(ToInfo).ToArray();
         MaxBatchSize = model.Config.MaxBatchSize;

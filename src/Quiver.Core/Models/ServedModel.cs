@@ -24,6 +24,7 @@ public sealed class ServedModel : IDisposable
     {
         Name = name;
         Version = version;
+        VersionText = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Config = config;
         _scheduler = new ModelScheduler(sessions, new SchedulerSettings(config.MaxBatchSize, config.DynamicBatching, config.MaxQueueSize),
             Statistics, $"'{name}' version {version}");
@@ -39,6 +40,9 @@ public sealed class ServedModel : IDisposable
     public Guid LoadId { get; } = Guid.NewGuid();
 
     public long Version { get; }
+
+    /// <summary><see cref="Version"/> as the protocol writes it, made once rather than for every response.</summary>
+    public string VersionText { get; }
 
     public ModelConfig Config { get; }
 
@@ -158,7 +162,7 @@ public sealed class ServedModel : IDisposable
         return new InferenceResponse
         {
             ModelName = Name,
-            ModelVersion = Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ModelVersion = VersionText,
             Id = request.Id,
             Outputs = outputs,
         };

@@ -67,10 +67,10 @@ public sealed class InferenceMetrics : IDisposable
     public Meter Meter { get; }
 
     /// <summary>Records one request's end to end duration inside the engine.</summary>
-    public void RecordRequest(string model, long version, bool success, TimeSpan duration) =>
+    public void RecordRequest(string model, string version, bool success, TimeSpan duration) =>
         _requestDuration.Record(duration.TotalSeconds,
             new KeyValuePair<string, object?>("model", model),
-            new KeyValuePair<string, object?>("version", version.ToString(CultureInfo.InvariantCulture)),
+            new KeyValuePair<string, object?>("version", version),
             new KeyValuePair<string, object?>("outcome", success ? "success" : "failure"));
 
     /// <summary>Records a refused request by reason (queue_full, deadline_exceeded, invalid_argument, not_found, unavailable).</summary>

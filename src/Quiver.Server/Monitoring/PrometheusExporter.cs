@@ -45,7 +45,7 @@ internal sealed class PrometheusExporter : IDisposable
         {
             foreach (Family family in _families.Values.Where(f => f.Observable))
             {
-                family.Series.Clear(); // observed values are whole; series that vanished (unloaded versions) go away
+                family.Clear(); // observed values are whole; series that vanished (unloaded versions) go away
             }
         }
 
@@ -66,12 +66,11 @@ internal sealed class PrometheusExporter : IDisposable
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        string labels = Labels(tags);
         lock (_lock)
         {
             if (_families.TryGetValue(instrument, out Family? family))
             {
-                family.Add(labels, value);
+                family.Add(tags, value);
             }
         }
     }
@@ -83,8 +82,9 @@ internal sealed class PrometheusExporter : IDisposable
             return "";
         }
 
+        // Sorted by name, so the same tags in another order are the same series.
         var labels = new StringBuilder("{");
-        foreach (var (key, value) in tags)
+        foreach (var (key, value) in tags.ToArray().OrderBy(t => t.Key, StringComparer.Ordinal))
         {
             if (labels.Length > 1)
             {
@@ -125,6 +125,10 @@ internal sealed class PrometheusExporter : IDisposable
 
         public Dictionary<string, Series> Series { get; } = new(StringComparer.Ordinal);
 
+        // Measurements find their series by comparing tags, so recording one (every request) builds no label text;
+        // the text is made once per new tag set. Few series per metric, so a list is quick to search.
+        private readonly List<(KeyValuePair<string, object?>[] Tags, Series Series)> _byTags = [];
+
         private string Type => instrument switch
         {
             Histogram<double> or Histogram<long> or Histogram<int> => "histogram",
@@ -132,13 +136,16 @@ internal sealed class PrometheusExporter : IDisposable
             _ => "gauge",
         };
 
-        public void Add(string labels, double value)
+        /// <summary>Forgets every series (observed values are whole at each collection).</summary>
+        public void Clear()
         {
-            if (!Series.TryGetValue(labels, out Series? series))
-            {
-                series = new Series();
-                Series[labels] = series;
-            }
+            Series.Clear();
+            _byTags.Clear();
+        }
+
+        public void Add(ReadOnlySpan<KeyValuePair<string, object?>> tags, double value)
+        {
+            Series series = SeriesFor(tags);
 
             switch (Type)
             {
@@ -152,6 +159,45 @@ internal sealed class PrometheusExporter : IDisposable
                     series.Value = value; // observed counters report their total; gauges their current value
                     break;
             }
+        }
+
+        private Series SeriesFor(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var (known, series) in _byTags)
+            {
+                if (SameTags(known, tags))
+                {
+                    return series;
+                }
+            }
+
+            string labels = Labels(tags);
+            if (!Series.TryGetValue(labels, out Series? found))
+            {
+                found = new Series();
+                Series[labels] = found;
+            }
+
+            _byTags.Add((tags.ToArray(), found));
+            return found;
+        }
+
+        private static bool SameTags(KeyValuePair<string, object?>[] known, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (known.Length != tags.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < known.Length; i++)
+            {
+                if (!string.Equals(known[i].Key, tags[i].Key, StringComparison.Ordinal) || !Equals(known[i].Value, tags[i].Value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
         public void Write(StringBuilder text)

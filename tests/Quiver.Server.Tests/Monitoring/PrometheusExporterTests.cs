@@ -39,6 +39,40 @@ public sealed class PrometheusExporterTests
     }
 
     [Fact]
+    public void Counter_SeriesByTagValues_WhateverTheTagOrder_AndNewTagsMakeNewSeries()
+    {
+        using var meter = new Meter("Quiver");
+        Counter<long> counter = meter.CreateCounter<long>("test_requests");
+        using var exporter = new PrometheusExporter(meter);
+        KeyValuePair<string, object?> m1 = new("model", "m"), v1 = new("version", "1"), v2 = new("version", "2");
+        counter.Add(1, m1, v1);
+        counter.Add(2, v1, m1); // the same series, tags in another order
+        counter.Add(4, m1, v2);
+        counter.Add(8, m1, new KeyValuePair<string, object?>("version", 2L)); // 2L prints as "2": the same series too
+
+        PrometheusText metrics = PrometheusText.Parse(exporter.Scrape());
+
+        Assert.Equal(3, metrics.Value("test_requests_total", ("model", "m"), ("version", "1")));
+        Assert.Equal(12, metrics.Value("test_requests_total", ("model", "m"), ("version", "2")));
+    }
+
+    [Fact]
+    public void ObservedSeries_ThatVanish_LeaveTheScrape()
+    {
+        using var meter = new Meter("Quiver");
+        string[] models = ["a", "b"];
+        meter.CreateObservableGauge("test_ready", () => models.Select(m => new Measurement<long>(1, new KeyValuePair<string, object?>("model", m))));
+        using var exporter = new PrometheusExporter(meter);
+        Assert.Equal(1, PrometheusText.Parse(exporter.Scrape()).Value("test_ready", ("model", "b")));
+
+        models = ["a"];
+        string scrape = exporter.Scrape();
+
+        Assert.Equal(1, PrometheusText.Parse(scrape).Value("test_ready", ("model", "a")));
+        Assert.DoesNotContain("model=\"b\"", scrape);
+    }
+
+    [Fact]
     public void Counter_GetsTheTotalSuffix_AndSums()
     {
         using var meter = new Meter("Quiver");
