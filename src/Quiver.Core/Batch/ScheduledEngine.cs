@@ -1,4 +1,5 @@
 using Quiver.Core.Models;
+using Quiver.Core.Scheduling;
 using Quiver.Core.Tensors;
 using Quiver.Onnx;
 
@@ -6,10 +7,18 @@ namespace Quiver.Core.Batch;
 
 /// <summary>
 /// Runs a server-side job's batches through the served model's scheduler in its batch priority class (the request
-/// parameter priority = 2), so they run only while no online request waits and never slow online traffic down.
+/// parameter priority = 2), so they run only while no online request waits. A batch goes to the model in pieces of
+/// at most <see cref="PieceRows"/> rows: a piece, once started, holds the model's instance until it ends, and an
+/// online request that arrives meanwhile waits for no more than one piece.
 /// </summary>
 public sealed class ScheduledEngine : IBatchEngine
 {
+    /// <summary>
+    /// The most rows of a job in one model run. At 32 rows a model runs near its batched speed (bench_wide: about 85 %
+    /// of its throughput at 128), and an online request behind a piece waits a quarter of what it would behind 128.
+    /// </summary>
+    public const int PieceRows = 32;
+
     private static readonly Parameters s_batchPriority = new(new Dictionary<string, object> { ["priority"] = 2L });
 
     private readonly InferenceService _service;
@@ -33,6 +42,24 @@ public sealed class ScheduledEngine : IBatchEngine
     public int MaxBatchSize { get; }
 
     public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
+    {
+        long rows = inputs[0].Value.Shape[0];
+        if (MaxBatchSize == 0 || rows <= PieceRows)
+        {
+            return RunPiece(inputs, cancellationToken);
+        }
+
+        var pieces = new List<TensorValue[]>();
+        for (long start = 0; start < rows; start += PieceRows)
+        {
+            long count = Math.Min(PieceRows, rows - start);
+            pieces.Add(RunPiece(inputs.Select(i => new NamedTensor(i.Name, BatchTensors.Rows(i.Value, start, count))).ToArray(), cancellationToken));
+        }
+
+        return Enumerable.Range(0, Outputs.Count).Select(o => BatchTensors.Join(pieces.Select(p => p[o]).ToArray())).ToArray();
+    }
+
+    private TensorValue[] RunPiece(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
     {
         var tensors = new InferenceTensor[inputs.Count];
         for (int i = 0; i < inputs.Count; i++)

@@ -2,7 +2,7 @@ using Quiver.Onnx;
 
 namespace Quiver.Core.Scheduling;
 
-/// <summary>Joins requests' inputs along the first dimension and splits a batch's outputs back per request.</summary>
+/// <summary>Joins tensors along the first dimension and takes rows back out of them.</summary>
 internal static class BatchTensors
 {
     /// <summary>One input per name, the requests' tensors stacked in order (they share every dimension but the first).</summary>
@@ -12,33 +12,46 @@ internal static class BatchTensors
         var joined = new NamedTensor[first.Length];
         for (int i = 0; i < first.Length; i++)
         {
-            TensorValue sample = first[i].Value;
-            long rows = 0;
-            foreach (ScheduledRequest request in batch)
-            {
-                rows += request.Inputs[i].Value.Shape[0];
-            }
-
-            long[] shape = [rows, .. sample.Shape[1..]];
-            if (sample.ElementType == TensorElementType.String)
-            {
-                joined[i] = new NamedTensor(first[i].Name, TensorValue.FromStrings(shape, batch.SelectMany(r => r.Inputs[i].Value.Strings!).ToArray()));
-                continue;
-            }
-
-            var data = new byte[batch.Sum(r => r.Inputs[i].Value.Data.Length)];
-            int offset = 0;
-            foreach (ScheduledRequest request in batch)
-            {
-                ReadOnlySpan<byte> part = request.Inputs[i].Value.Data.Span;
-                part.CopyTo(data.AsSpan(offset));
-                offset += part.Length;
-            }
-
-            joined[i] = new NamedTensor(first[i].Name, TensorValue.FromBytes(sample.ElementType, shape, data));
+            joined[i] = new NamedTensor(first[i].Name, Join(batch.Select(r => r.Inputs[i].Value).ToArray()));
         }
 
         return joined;
+    }
+
+    /// <summary>Tensors that share every dimension but the first, stacked along it in order.</summary>
+    public static TensorValue Join(IReadOnlyList<TensorValue> parts)
+    {
+        TensorValue sample = parts[0];
+        long[] shape = [parts.Sum(p => p.Shape[0]), .. sample.Shape[1..]];
+        if (sample.ElementType == TensorElementType.String)
+        {
+            return TensorValue.FromStrings(shape, parts.SelectMany(p => p.Strings!).ToArray());
+        }
+
+        var data = new byte[parts.Sum(p => p.Data.Length)];
+        int offset = 0;
+        foreach (TensorValue part in parts)
+        {
+            part.Data.Span.CopyTo(data.AsSpan(offset));
+            offset += part.Data.Length;
+        }
+
+        return TensorValue.FromBytes(sample.ElementType, shape, data);
+    }
+
+    /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) of a tensor batched along its first dimension, without a copy.</summary>
+    public static TensorValue Rows(TensorValue value, long start, long count)
+    {
+        long total = value.Shape[0];
+        long perRow = total == 0 ? 0 : value.ElementCount / total;
+        long[] shape = [count, .. value.Shape[1..]];
+        if (value.ElementType == TensorElementType.String)
+        {
+            return TensorValue.FromStrings(shape, value.Strings![(int)(start * perRow)..(int)((start + count) * perRow)]);
+        }
+
+        int size = ElementTypes.SizeOf(value.ElementType);
+        return TensorValue.FromBytes(value.ElementType, shape, value.Data.Slice((int)(start * perRow * size), (int)(count * perRow * size)));
     }
 
     /// <summary>Each request's rows of every output, in the batch's order.</summary>
@@ -61,17 +74,11 @@ internal static class BatchTensors
                     $"({total} rows), so it cannot be split per request; turn dynamic_batching off for this model");
             }
 
-            long perRow = total == 0 ? 0 : output.ElementCount / total;
             long start = 0;
             for (int r = 0; r < batch.Count; r++)
             {
-                long rows = batch[r].Rows;
-                long[] shape = [rows, .. output.Shape[1..]];
-                parts[r][o] = output.ElementType == TensorElementType.String
-                    ? TensorValue.FromStrings(shape, output.Strings![(int)(start * perRow)..(int)((start + rows) * perRow)])
-                    : TensorValue.FromBytes(output.ElementType, shape,
-                        output.Data.Slice((int)(start * perRow * ElementTypes.SizeOf(output.ElementType)), (int)(rows * perRow * ElementTypes.SizeOf(output.ElementType))));
-                start += rows;
+                parts[r][o] = Rows(output, start, batch[r].Rows);
+                start += batch[r].Rows;
             }
         }
 

@@ -295,6 +295,23 @@ public sealed class SchedulerTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
     }
 
+    [Fact]
+    public async Task BatchJobEngine_RunsALargeBatchInPieces_WithTheSameOutputsAsOneRun()
+    {
+        InferenceService service = Serve("mlp", SampleModels.Mlp(s_w1, s_b1, s_w2, s_b2), """{"max_batch_size": 128}""");
+        const int rows = 100; // pieces of 32, 32, 32 and 4
+        float[] values = Enumerable.Range(0, rows * 4).Select(i => (i % 17) * 0.1f - 0.8f).ToArray();
+        float[] whole = Floats(await service.InferAsync(Rows("mlp", values, rows), default));
+        long executions = Model("mlp").Statistics.Snapshot().ExecutionCount;
+
+        var engine = new Quiver.Core.Batch.ScheduledEngine(service, Model("mlp"));
+        TensorValue[] outputs = await Task.Run(() => engine.Run([new NamedTensor("input", TensorValue.FromArray([rows, 4], values))], default));
+
+        Assert.Equal([rows, 2], outputs[0].Shape);
+        Assert.Equal(whole, outputs[0].AsSpan<float>().ToArray());
+        Assert.Equal(executions + 4, Model("mlp").Statistics.Snapshot().ExecutionCount);
+    }
+
     private static async Task Track(string name, Task<InferResult> request, System.Collections.Concurrent.ConcurrentQueue<string> finished)
     {
         try
