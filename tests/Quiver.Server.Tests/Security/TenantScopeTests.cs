@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Quiver.Onnx;
 using Quiver.Onnx.Model;
+using Quiver.Server.Grpc.Proto;
+using Quiver.Server.Tests.Grpc;
 
 namespace Quiver.Server.Tests.Security;
 
@@ -31,6 +33,11 @@ public sealed class TenantScopeTests(SecuredServer secured) : IClassFixture<Secu
         await AssertSameAsMissingAsync(HttpMethod.Delete, "/v2/admin/endpoints/{n}", "globex_shop", "no_shop");
         await AssertSameAsMissingAsync(HttpMethod.Post, "/v2/models/{n}/infer", "globex_shop", "no_shop", InferBody);
         await AssertSameAsMissingAsync(HttpMethod.Get, "/v2/models/{n}", "globex_shop", "no_shop");
+        GrpcResult grpcMissing = await secured.CallAsync("ModelInfer", new ModelInferRequest { ModelName = "no_shop" }, Acme);
+        GrpcResult grpcHidden = await secured.CallAsync("ModelInfer", new ModelInferRequest { ModelName = "globex_shop" }, Acme);
+        Assert.Equal(5, grpcMissing.Status);
+        Assert.Equal((5, grpcMissing.GrpcMessage.Replace("no_shop", "globex_shop", StringComparison.Ordinal)), (grpcHidden.Status, grpcHidden.GrpcMessage));
+        Assert.Contains(secured.Audit.Events, e => e.Action == "auth.denied" && e.Tenant == "acme" && e.Details == "model 'globex_shop' belongs to another tenant");
 
         // The name is taken: acme cannot redefine globex's endpoint (it reads as missing, and stays as it was).
         var taken = await secured.SendAsync(HttpMethod.Put, "/v2/admin/endpoints/globex_shop", Acme, Variants(SecuredServer.AcmeModel));
