@@ -90,7 +90,7 @@ internal static class EndpointAdminEndpoints
     }
 
     /// <summary>The endpoint of that name, if the caller may see it; else the not-found every missing endpoint gets.</summary>
-    internal static async Task<ServingEndpoint> RequireEndpointAsync(HttpContext context, EndpointTable table, string endpoint) =>
+    private static async Task<ServingEndpoint> RequireEndpointAsync(HttpContext context, EndpointTable table, string endpoint) =>
         table.TryGet(endpoint, out ServingEndpoint? found) && await ModelVisibility.AllowsAsync(context, endpoint)
             ? found
             : throw RegistryException.UnknownEndpoint(endpoint);
