@@ -259,7 +259,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         app.MapGet("/metrics", () => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
         app.UseMiddleware<ErrorHandlingMiddleware>();
         // Authentication first: the audit middleware records the principal it set.
-        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, options.OpenHealth,
+        app.UseMiddleware<SecurityMiddleware>(new SecuritySettings(CreateAuthenticator(options, lifecycle.Registry, jwt, clientCertificates), lifecycle.Registry, lifecycle.Endpoints, options.OpenHealth,
             new NotFoundMessages(lifecycle), metrics));
         app.UseMiddleware<AuditMiddleware>();
 

@@ -182,7 +182,12 @@ public sealed class BatchJobManager : IAsyncDisposable
     public BatchJob? Get(string id) => _jobs.GetValueOrDefault(id);
 
     /// <summary>Checks the spec (model, input, mapping) and queues the job; throws <see cref="BatchException"/> when it cannot run.</summary>
-    public BatchJob Submit(BatchJobSpec spec)
+    /// <param name="spec">The job.</param>
+    /// <param name="hiddenModelMessage">
+    /// Set when the submitter may not see the model (another tenant's): the model is refused with this not-found
+    /// message at the point where the resolver would look for it, so every other check answers as for a missing model.
+    /// </param>
+    public BatchJob Submit(BatchJobSpec spec, string? hiddenModelMessage = null)
     {
         if (string.IsNullOrWhiteSpace(spec.Model) || string.IsNullOrWhiteSpace(spec.Input))
         {
@@ -194,7 +199,7 @@ public sealed class BatchJobManager : IAsyncDisposable
             throw new BatchException(BatchErrorKind.Input, $"input '{spec.Input}' does not exist on the server.");
         }
 
-        ResolvedBatchModel resolved = _resolve(spec);
+        ResolvedBatchModel resolved = hiddenModelMessage is null ? _resolve(spec) : throw new BatchException(BatchErrorKind.ModelNotFound, hiddenModelMessage);
         int max = resolved.Engine.MaxBatchSize;
         if (max > 0 && spec.BatchSize > max)
         {

@@ -31,6 +31,9 @@ public sealed class RegistryException(RegistryErrorKind kind, string message, Ex
     /// <summary>What asking for the rollout of a model without one says (also what another tenant's model reads as).</summary>
     public static RegistryException NoRollout(string model) => NotFound($"model '{model}' has no rollout.");
 
+    /// <summary>What asking for an endpoint that does not exist says (also what another tenant's endpoint reads as).</summary>
+    public static RegistryException UnknownEndpoint(string endpoint) => NotFound($"endpoint '{endpoint}' does not exist.");
+
     public static RegistryException Conflict(string message) => new(RegistryErrorKind.Conflict, message);
 
     public static RegistryException Invalid(string message) => new(RegistryErrorKind.Invalid, message);

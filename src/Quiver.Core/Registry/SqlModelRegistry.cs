@@ -316,7 +316,7 @@ public abstract partial class SqlModelRegistry : IModelRegistry
         {
             if (await session.ExecuteAsync("DELETE FROM endpoints WHERE name = @name", ("name", name)) == 0)
             {
-                throw RegistryException.NotFound($"endpoint '{name}' does not exist.");
+                throw RegistryException.UnknownEndpoint(name);
             }
 
             return 0;

@@ -8,6 +8,10 @@ public sealed record ServingEndpoint(VariantSplit Split, ExperimentSpec? Experim
 {
     /// <summary>A candidate that gets a copy of some requests, off the response path; null for none.</summary>
     public ShadowSpec? Shadow { get; init; }
+
+    /// <summary>Every model the endpoint sends requests to: its variants' and its shadow's.</summary>
+    public IEnumerable<string> TargetModels =>
+        Shadow is { } shadow ? Split.Variants.Select(v => v.Model).Append(shadow.Model) : Split.Variants.Select(v => v.Model);
 }
 
 /// <summary>Mirror <see cref="Percent"/> of an endpoint's requests to a model version whose answers are compared, never returned.</summary>

@@ -37,8 +37,12 @@ public sealed partial class RolloutController : IAsyncDisposable
         (await _lifecycle.Registry.GetRolloutsAsync(cancellationToken)).ToDictionary(r => r.Key, r => Rollout.Parse(r.Value));
 
     /// <summary>Starts a rollout owned by this server; refuses a second one on the model and versions that cannot serve.</summary>
+    /// <param name="hidden">
+    /// The caller may not see the model (another tenant's): once the settings are checked it is answered as a model
+    /// the catalog does not have, before anything about its rollouts or endpoints shows.
+    /// </param>
     public async Task<Rollout> StartAsync(string model, long candidate, int[] steps, double intervalSeconds, double maxErrorRate,
-        double maxP99LatencyRatio, int minimumRequests, CancellationToken cancellationToken)
+        double maxP99LatencyRatio, int minimumRequests, bool hidden, CancellationToken cancellationToken)
     {
         try
         {
@@ -47,6 +51,11 @@ public sealed partial class RolloutController : IAsyncDisposable
         catch (ArgumentException e)
         {
             throw RegistryException.Invalid(e.Message);
+        }
+
+        if (hidden)
+        {
+            throw NoBaseline(model, ModelCatalog.UnknownModelMessage(model));
         }
 
         await _gate.WaitAsync(cancellationToken);
@@ -63,7 +72,7 @@ public sealed partial class RolloutController : IAsyncDisposable
             }
 
             ServedModel baseline = _lifecycle.Catalog.Find(model, null, out Tensors.InferenceError? noBaseline)
-                ?? throw RegistryException.NotFound($"model '{model}' has no serving version to roll out from: {noBaseline!.Message}");
+                ?? throw NoBaseline(model, noBaseline!.Message);
             string version = candidate.ToString(CultureInfo.InvariantCulture);
             if (_lifecycle.Catalog.Find(model, version, out Tensors.InferenceError? notReady) is null)
             {
@@ -133,6 +142,9 @@ public sealed partial class RolloutController : IAsyncDisposable
             _gate.Release();
         }
     }
+
+    private static RegistryException NoBaseline(string model, string why) =>
+        RegistryException.NotFound($"model '{model}' has no serving version to roll out from: {why}");
 
     public async ValueTask DisposeAsync()
     {

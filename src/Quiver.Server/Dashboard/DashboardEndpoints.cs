@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Quiver.Server.Rest;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Dashboard;
 
@@ -29,6 +30,13 @@ internal static class DashboardEndpoints
         {
             DashboardReading reading = await DashboardReading.ReadAsync(sources, sampler.Timestamp(), context.RequestAborted);
             DashboardView view = sampler.Observe(reading);
+
+            // The sampler keeps every model's history; a tenant's principal is shown only what it may see.
+            if (ModelVisibility.Of(context) is not null)
+            {
+                view = view with { Reading = reading.Only(await ModelVisibility.FilterAsync(context)) };
+            }
+
             context.Response.Headers.CacheControl = "no-store";
             await V2Endpoints.WriteJsonAsync(context, StatusCodes.Status200OK, w => DashboardJson.Write(w, view, time.GetElapsedTime(started)));
         });

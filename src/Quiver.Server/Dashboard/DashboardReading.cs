@@ -35,6 +35,10 @@ internal sealed record DashboardReading(long Timestamp, ProcessReading Process, 
         TrafficReading traffic = await TrafficReading.ReadAsync(sources.Endpoints, sources.ReadRollouts, cancellationToken);
         return new DashboardReading(timestamp, ProcessReading.Now(), models, traffic);
     }
+
+    /// <summary>The reading as a caller who sees only the models <paramref name="visible"/> accepts is shown it (the process figures stay).</summary>
+    public DashboardReading Only(Func<string, bool> visible) =>
+        this with { Models = Models.Where(m => visible(m.Name)).ToArray(), Traffic = Traffic.Only(visible) };
 }
 
 /// <summary>What the dashboard reads from: the served models, their latency histograms, the routing table and the rollouts.</summary>

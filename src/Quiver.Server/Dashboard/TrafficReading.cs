@@ -44,6 +44,13 @@ internal sealed record TrafficReading(IReadOnlyList<EndpointReading> Endpoints, 
         // A rollout routes through an endpoint named after its model; its card already shows that split.
         return new TrafficReading(endpoints.Where(e => !(rollouts.TryGetValue(e.Name, out Rollout? r) && r.Routes)).ToArray(), rolloutReadings, null);
     }
+
+    /// <summary>The endpoints whose name and every target model <paramref name="visible"/> accepts, and the rollouts of such models.</summary>
+    public TrafficReading Only(Func<string, bool> visible) => this with
+    {
+        Endpoints = Endpoints.Where(e => visible(e.Name) && e.Variants.All(v => visible(v.Variant.Model)) && (e.Shadow is null || visible(e.Shadow.Model))).ToArray(),
+        Rollouts = Rollouts.Where(r => visible(r.Rollout.Model)).ToArray(),
+    };
 }
 
 /// <summary>One endpoint: its variants with the requests routed to each, its experiment's readout and its shadow.</summary>

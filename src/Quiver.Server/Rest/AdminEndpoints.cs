@@ -10,6 +10,7 @@ using Quiver.Core.Registry;
 using Quiver.Core.Security;
 using Quiver.Core.Storage;
 using Quiver.Server.Audit;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -50,7 +51,7 @@ internal static class AdminEndpoints
 
         routes.MapGet("/v2/admin/models/{model}", async (HttpContext context, string model) =>
         {
-            RegisteredModel found = await RequireModelAsync(registry, model, context.RequestAborted);
+            RegisteredModel found = await RequireModelAsync(context, registry, model);
             ModelView view = await ModelView.ReadAsync(registry, found, context.RequestAborted);
             IReadOnlyList<ReplicaVersionState> replicas = await registry.GetReplicaStatesAsync(model, context.RequestAborted);
             IReadOnlyList<AliasChange> history = await registry.GetAliasHistoryAsync(model, null, context.RequestAborted);
@@ -93,12 +94,14 @@ internal static class AdminEndpoints
             });
         });
 
+        // Routes that read a body or a version before they find the model are TenantCheckedByEndpoint: they check the
+        // tenant where a missing model is found (RequireModelAsync), so both answer alike to a malformed request.
         routes.MapGet("/v2/admin/models/{model}/versions/{version}", async (HttpContext context, string model, string version) =>
         {
-            RegisteredVersion found = await RequireVersionAsync(registry, model, version, context.RequestAborted);
+            RegisteredVersion found = await RequireVersionAsync(context, registry, model, version);
             IReadOnlyDictionary<string, long> aliases = await registry.GetAliasesAsync(model, context.RequestAborted);
             await WriteAsync(context, 200, w => WriteVersionProperties(w, found, aliases));
-        });
+        }).WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapPost("/v2/admin/models/{model}/versions", async (HttpContext context, string model) =>
         {
@@ -145,7 +148,7 @@ internal static class AdminEndpoints
         {
             long version = await ReadVersionFieldAsync(context, options);
             await MoveAliasAsync(context, lifecycle, model, alias, () => registry.SetAliasAsync(model, alias, version, Actor(context), context.RequestAborted));
-        }).Audited("models.alias.set", "models/{model}/aliases/{alias}");
+        }).Audited("models.alias.set", "models/{model}/aliases/{alias}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapDelete("/v2/admin/models/{model}/aliases/{alias}", async (HttpContext context, string model, string alias) =>
             await MoveAliasAsync(context, lifecycle, model, alias, () => registry.RemoveAliasAsync(model, alias, Actor(context), context.RequestAborted)))
@@ -156,7 +159,7 @@ internal static class AdminEndpoints
             long version = await ReadVersionFieldAsync(context, options);
             await MoveAliasAsync(context, lifecycle, model, ModelCatalog.DefaultAlias,
                 () => registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, version, Actor(context), context.RequestAborted));
-        }).Audited("models.promote", "models/{model}");
+        }).Audited("models.promote", "models/{model}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapPost("/v2/admin/models/{model}/rollback", async (HttpContext context, string model) =>
         {
@@ -168,11 +171,11 @@ internal static class AdminEndpoints
             }
 
             await MoveAliasAsync(context, lifecycle, model, alias, () => registry.RollbackAliasAsync(model, alias, Actor(context), context.RequestAborted));
-        }).Audited("models.rollback", "models/{model}");
+        }).Audited("models.rollback", "models/{model}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapPost("/v2/admin/models/{model}/versions/{version}/retire", async (HttpContext context, string model, string version) =>
         {
-            RegisteredVersion found = await RequireVersionAsync(registry, model, version, context.RequestAborted);
+            RegisteredVersion found = await RequireVersionAsync(context, registry, model, version);
             using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
             string? reason = null;
             if (body?.RootElement.TryGetProperty("reason", out JsonElement given) == true)
@@ -184,14 +187,14 @@ internal static class AdminEndpoints
             await lifecycle.ReconcileAsync(model, context.RequestAborted);
             IReadOnlyDictionary<string, long> aliases = await registry.GetAliasesAsync(model, context.RequestAborted);
             await WriteAsync(context, 200, w => WriteVersionProperties(w, retired, aliases));
-        }).Audited("models.retire", "models/{model}/versions/{version}");
+        }).Audited("models.retire", "models/{model}/versions/{version}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         // Blue-green: the new version takes all traffic at once while the old one stays loaded and warm behind the
         // "standby" alias (alias targets are always loaded), for an instant rollback until finalize.
         routes.MapPost("/v2/admin/models/{model}/bluegreen", async (HttpContext context, string model) =>
         {
             long version = await ReadVersionFieldAsync(context, options);
-            await RequireModelAsync(registry, model, context.RequestAborted);
+            await RequireModelAsync(context, registry, model);
             string number = version.ToString(CultureInfo.InvariantCulture);
             if (lifecycle.Catalog.Find(model, number, out Quiver.Core.Tensors.InferenceError? notReady) is null)
             {
@@ -210,7 +213,7 @@ internal static class AdminEndpoints
             await registry.SetAliasAsync(model, Standby, live.Version, Actor(context), context.RequestAborted);
             await registry.SetAliasAsync(model, ModelCatalog.DefaultAlias, version, Actor(context), context.RequestAborted);
             await WriteBlueGreenAsync(context, lifecycle, model);
-        }).Audited("models.bluegreen.start", "models/{model}");
+        }).Audited("models.bluegreen.start", "models/{model}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapPost("/v2/admin/models/{model}/bluegreen/{action}", async (HttpContext context, string model, string action) =>
         {
@@ -219,7 +222,7 @@ internal static class AdminEndpoints
                 throw RegistryException.Invalid($"unknown blue-green action '{action}': use rollback or finalize.");
             }
 
-            await RequireModelAsync(registry, model, context.RequestAborted);
+            await RequireModelAsync(context, registry, model);
             IReadOnlyDictionary<string, long> aliases = await registry.GetAliasesAsync(model, context.RequestAborted);
             if (!aliases.TryGetValue(Standby, out long standby) || !aliases.TryGetValue(ModelCatalog.DefaultAlias, out long live))
             {
@@ -239,11 +242,11 @@ internal static class AdminEndpoints
             }
 
             await WriteBlueGreenAsync(context, lifecycle, model);
-        }).Audited("models.bluegreen.{action}", "models/{model}");
+        }).Audited("models.bluegreen.{action}", "models/{model}").WithMetadata(TenantCheckedByEndpoint.Instance);
 
         routes.MapGet("/v2/admin/models/{model}/history", async (HttpContext context, string model) =>
         {
-            await RequireModelAsync(registry, model, context.RequestAborted);
+            await RequireModelAsync(context, registry, model);
             IReadOnlyList<AliasChange> history = await registry.GetAliasHistoryAsync(model, null, context.RequestAborted);
             await WriteAsync(context, 200, w => WriteHistory(w, "changes", history));
         });
@@ -267,7 +270,7 @@ internal static class AdminEndpoints
     private static async Task MoveAliasAsync(HttpContext context, ModelLifecycle lifecycle, string model, string alias, Func<Task> move)
     {
         IModelRegistry registry = lifecycle.Registry;
-        await RequireModelAsync(registry, model, context.RequestAborted);
+        await RequireModelAsync(context, registry, model);
         long? before = (await registry.GetAliasesAsync(model, context.RequestAborted)).TryGetValue(alias, out long b) ? b : null;
         await move();
         await lifecycle.ReconcileAsync(model, context.RequestAborted);
@@ -360,19 +363,22 @@ internal static class AdminEndpoints
         return asked;
     }
 
-    private static async Task<RegisteredModel> RequireModelAsync(IModelRegistry registry, string model, CancellationToken cancellationToken) =>
-        (await registry.GetModelsAsync(cancellationToken)).FirstOrDefault(m => m.Name == model)
-        ?? throw RegistryException.UnknownModel(model);
+    // Another tenant's model fails here, where a missing one does: the routes marked TenantCheckedByEndpoint rely on it.
+    private static async Task<RegisteredModel> RequireModelAsync(HttpContext context, IModelRegistry registry, string model) =>
+        (await registry.GetModelsAsync(context.RequestAborted)).FirstOrDefault(m => m.Name == model) is { } found
+            && await ModelVisibility.AllowsAsync(context, model)
+            ? found
+            : throw RegistryException.UnknownModel(model);
 
-    private static async Task<RegisteredVersion> RequireVersionAsync(IModelRegistry registry, string model, string version, CancellationToken cancellationToken)
+    private static async Task<RegisteredVersion> RequireVersionAsync(HttpContext context, IModelRegistry registry, string model, string version)
     {
         if (!long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number <= 0)
         {
             throw RegistryException.Invalid($"version '{version}' is not a positive integer.");
         }
 
-        await RequireModelAsync(registry, model, cancellationToken);
-        return await registry.GetVersionAsync(model, number, cancellationToken)
+        await RequireModelAsync(context, registry, model);
+        return await registry.GetVersionAsync(model, number, context.RequestAborted)
             ?? throw RegistryException.NotFound($"model '{model}' has no version {number}.");
     }
 

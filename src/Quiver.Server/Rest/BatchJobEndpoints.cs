@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Batch;
+using Quiver.Core.Models;
 using Quiver.Server.Audit;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -35,7 +37,8 @@ internal static class BatchJobEndpoints
 
             try
             {
-                BatchJob job = await Task.Run(() => jobs.Submit(spec), context.RequestAborted);
+                string? hidden = await HiddenModelMessageAsync(context, spec.Model);
+                BatchJob job = await Task.Run(() => jobs.Submit(spec, hidden), context.RequestAborted);
                 context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
                 AuditScope.SetResource(context, $"batch/jobs/{job.Id}");
                 AuditScope.Note(context, "model", spec.Model);
@@ -47,15 +50,33 @@ internal static class BatchJobEndpoints
             }
         }).Audited("batch.submit", "batch/jobs");
 
-        routes.MapGet("/v2/admin/batch/jobs", (HttpContext context) =>
-            WriteAsync(context, 200, new Dictionary<string, object> { ["jobs"] = jobs.List() }));
+        routes.MapGet("/v2/admin/batch/jobs", async (HttpContext context) =>
+        {
+            Func<string, bool> visible = await ModelVisibility.FilterAsync(context);
+            await WriteAsync(context, 200, new Dictionary<string, object> { ["jobs"] = jobs.List().Where(j => visible(j.Spec.Model)).ToList() });
+        });
 
-        routes.MapGet("/v2/admin/batch/jobs/{id}", (HttpContext context, string id) =>
-            jobs.Get(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id));
+        routes.MapGet("/v2/admin/batch/jobs/{id}", async (HttpContext context, string id) =>
+        {
+            if (await FindAsync(context, jobs, id) is { } job)
+            {
+                await WriteAsync(context, 200, job);
+                return;
+            }
 
-        routes.MapDelete("/v2/admin/batch/jobs/{id}", (HttpContext context, string id) =>
-            jobs.Cancel(id) is { } job ? WriteAsync(context, 200, job) : NotFound(context, id))
-            .Audited("batch.cancel", "batch/jobs/{id}");
+            await NotFound(context, id);
+        });
+
+        routes.MapDelete("/v2/admin/batch/jobs/{id}", async (HttpContext context, string id) =>
+        {
+            if (await FindAsync(context, jobs, id) is not null && jobs.Cancel(id) is { } job)
+            {
+                await WriteAsync(context, 200, job);
+                return;
+            }
+
+            await NotFound(context, id);
+        }).Audited("batch.cancel", "batch/jobs/{id}");
 
         routes.MapGet("/v2/admin/batch/jobs/{id}/output", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: false));
         routes.MapGet("/v2/admin/batch/jobs/{id}/errors", (HttpContext context, string id) => DownloadAsync(context, jobs, id, errors: true));
@@ -124,7 +145,8 @@ internal static class BatchJobEndpoints
                 MaxErrors = Number(Text("max_errors"), "max_errors"),
                 RowsPerSecond = Number(Text("rows_per_second"), "rows_per_second"),
             };
-            BatchJob job = await Task.Run(() => jobs.Submit(spec), context.RequestAborted);
+            string? hidden = await HiddenModelMessageAsync(context, model);
+            BatchJob job = await Task.Run(() => jobs.Submit(spec, hidden), context.RequestAborted);
             context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
             await WriteAsync(context, 201, job);
         }
@@ -142,7 +164,7 @@ internal static class BatchJobEndpoints
 
     private static async Task DownloadAsync(HttpContext context, BatchJobManager jobs, string id, bool errors)
     {
-        if (jobs.Get(id) is not { } job)
+        if (await FindAsync(context, jobs, id) is not { } job)
         {
             await NotFound(context, id);
             return;
@@ -178,6 +200,14 @@ internal static class BatchJobEndpoints
             return null;
         }
     }
+
+    // A job for a model the caller may not see (another tenant's) reads as an unknown id.
+    private static async Task<BatchJob?> FindAsync(HttpContext context, BatchJobManager jobs, string id) =>
+        jobs.Get(id) is { } job && await ModelVisibility.AllowsAsync(context, job.Spec.Model) ? job : null;
+
+    // What the catalog says of a missing model, for a model the caller may not see; null for one it may.
+    private static async Task<string?> HiddenModelMessageAsync(HttpContext context, string? model) =>
+        string.IsNullOrEmpty(model) || await ModelVisibility.AllowsAsync(context, model) ? null : ModelCatalog.UnknownModelMessage(model);
 
     private static Task NotFound(HttpContext context, string id) =>
         V2Endpoints.WriteErrorAsync(context, 404, $"no batch job '{id}'.");

@@ -9,6 +9,7 @@ using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Tensors;
 using Quiver.Server.Audit;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -21,23 +22,31 @@ internal static class EndpointAdminEndpoints
     public static void MapEndpointAdmin(this IEndpointRouteBuilder routes, ModelLifecycle lifecycle, QuiverServerOptions options)
     {
         EndpointTable table = lifecycle.Endpoints;
-        routes.MapGet("/v2/admin/endpoints", (HttpContext context) => AdminEndpoints.WriteAsync(context, 200, w =>
+        routes.MapGet("/v2/admin/endpoints", async (HttpContext context) =>
         {
-            w.WriteStartArray("endpoints");
-            foreach ((string name, ServingEndpoint endpoint) in table.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
+            Func<string, bool> visible = await ModelVisibility.FilterAsync(context);
+            await AdminEndpoints.WriteAsync(context, 200, w =>
             {
-                w.WriteStartObject();
-                WriteEndpoint(w, table, name, endpoint);
-                w.WriteEndObject();
-            }
+                w.WriteStartArray("endpoints");
+                foreach ((string name, ServingEndpoint endpoint) in table.Endpoints.OrderBy(e => e.Key, StringComparer.Ordinal))
+                {
+                    if (ModelVisibility.Shows(name, endpoint, visible))
+                    {
+                        w.WriteStartObject();
+                        WriteEndpoint(w, table, name, endpoint);
+                        w.WriteEndObject();
+                    }
+                }
 
-            w.WriteEndArray();
-        }));
+                w.WriteEndArray();
+            });
+        });
 
-        routes.MapGet("/v2/admin/endpoints/{endpoint}", (HttpContext context, string endpoint) =>
-            table.TryGet(endpoint, out ServingEndpoint? found)
-                ? AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, found))
-                : throw RegistryException.NotFound($"endpoint '{endpoint}' does not exist."));
+        routes.MapGet("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
+        {
+            ServingEndpoint found = await RequireEndpointAsync(context, table, endpoint);
+            await AdminEndpoints.WriteAsync(context, 200, w => WriteEndpoint(w, table, endpoint, found));
+        });
 
         routes.MapPut("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
         {
@@ -52,10 +61,12 @@ internal static class EndpointAdminEndpoints
                 throw RegistryException.Invalid(e.Message);
             }
 
-            RequireServable(lifecycle.Catalog, defined.Split);
-            if (defined.Shadow is { } shadow && lifecycle.Catalog.Find(shadow.Model, shadow.Version.Length == 0 ? null : shadow.Version, out InferenceError? noShadow) is null)
+            await RequireServableAsync(context, lifecycle.Catalog, defined);
+
+            // The name is global: another tenant's endpoint (or model) of that name is not this caller's to replace.
+            if (!await ModelVisibility.AllowsAsync(context, endpoint))
             {
-                throw RegistryException.NotFound($"the shadow cannot serve: {noShadow!.Message}");
+                throw RegistryException.UnknownEndpoint(endpoint);
             }
 
             string actor = context.Request.Headers[AdminEndpoints.ActorHeader].ToString() is { Length: > 0 } given ? given : "api";
@@ -67,23 +78,51 @@ internal static class EndpointAdminEndpoints
 
         routes.MapDelete("/v2/admin/endpoints/{endpoint}", async (HttpContext context, string endpoint) =>
         {
+            if (!await ModelVisibility.AllowsAsync(context, endpoint))
+            {
+                throw RegistryException.UnknownEndpoint(endpoint);
+            }
+
             await lifecycle.Registry.RemoveEndpointAsync(endpoint, context.RequestAborted);
             await lifecycle.RefreshEndpointsAsync(context.RequestAborted);
             context.Response.StatusCode = StatusCodes.Status200OK;
         }).Audited("endpoints.remove", "endpoints/{endpoint}");
     }
 
-    // Every variant with traffic must be servable now, so an endpoint never starts out sending requests to nothing.
-    private static void RequireServable(ModelCatalog catalog, VariantSplit split)
+    /// <summary>The endpoint of that name, if the caller may see it; else the not-found every missing endpoint gets.</summary>
+    private static async Task<ServingEndpoint> RequireEndpointAsync(HttpContext context, EndpointTable table, string endpoint) =>
+        table.TryGet(endpoint, out ServingEndpoint? found) && await ModelVisibility.AllowsAsync(context, endpoint)
+            ? found
+            : throw RegistryException.UnknownEndpoint(endpoint);
+
+    // Every variant with traffic, and the shadow, must be servable now, so an endpoint never starts out sending requests
+    // to nothing. A model the caller may not see reads as missing, even on a variant without traffic (it would route there).
+    private static async Task RequireServableAsync(HttpContext context, ModelCatalog catalog, ServingEndpoint defined)
     {
-        foreach (Variant variant in split.Variants.Where(v => v.Weight > 0))
+        foreach (Variant variant in defined.Split.Variants)
         {
-            if (catalog.Find(variant.Model, variant.Version.Length == 0 ? null : variant.Version, out InferenceError? error) is null)
+            if (await CannotServeAsync(context, catalog, variant.Model, variant.Version, variant.Weight > 0) is { } error)
             {
-                string message = $"variant '{variant.Name}' cannot serve: {error!.Message}";
+                string message = $"variant '{variant.Name}' cannot serve: {error.Message}";
                 throw error.Kind == ErrorKind.NotFound ? RegistryException.NotFound(message) : RegistryException.Conflict(message);
             }
         }
+
+        if (defined.Shadow is { } shadow && await CannotServeAsync(context, catalog, shadow.Model, shadow.Version, mustServe: true) is { } noShadow)
+        {
+            throw RegistryException.NotFound($"the shadow cannot serve: {noShadow.Message}");
+        }
+    }
+
+    // Why the version cannot serve (null: it can, or need not); another tenant's model is answered as a missing one.
+    private static async ValueTask<InferenceError?> CannotServeAsync(HttpContext context, ModelCatalog catalog, string model, string version, bool mustServe)
+    {
+        if (!await ModelVisibility.AllowsAsync(context, model))
+        {
+            return new InferenceError(ErrorKind.NotFound, ModelCatalog.UnknownModelMessage(model));
+        }
+
+        return mustServe && catalog.Find(model, version.Length == 0 ? null : version, out InferenceError? error) is null ? error : null;
     }
 
     private static void WriteEndpoint(Utf8JsonWriter w, EndpointTable table, string name, ServingEndpoint endpoint)

@@ -9,6 +9,7 @@ using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Core.Routing.Statistics;
 using Quiver.Server.Audit;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -35,7 +36,7 @@ internal static class ExperimentEndpoints
             }
 
             DateTimeOffset now = table.Time.GetUtcNow();
-            string endpointName = table.Experiments.EndpointOf(id, now) is { } known && table.TryGet(known, out _)
+            string endpointName = table.Experiments.EndpointOf(id, now) is { } known && table.TryGet(known, out _) && await ModelVisibility.AllowsAsync(context, known)
                 ? known
                 : throw RegistryException.NotFound($"no experiment request with id '{id}' is known here (unknown, or older than {ExperimentLedger.Retention.TotalDays} days).");
             table.TryGet(endpointName, out ServingEndpoint? endpoint);
@@ -56,15 +57,15 @@ internal static class ExperimentEndpoints
             });
         });
 
-        routes.MapGet("/v2/admin/experiments/{endpoint}", (HttpContext context, string endpoint) =>
+        routes.MapGet("/v2/admin/experiments/{endpoint}", async (HttpContext context, string endpoint) =>
         {
-            ExperimentReadout readout = ExperimentReadout.Compute(endpoint, RequireExperiment(table, endpoint), table.Experiments);
-            return AdminEndpoints.WriteAsync(context, 200, w => WriteReadout(w, readout));
+            ExperimentReadout readout = ExperimentReadout.Compute(endpoint, await RequireExperimentAsync(context, table, endpoint), table.Experiments);
+            await AdminEndpoints.WriteAsync(context, 200, w => WriteReadout(w, readout));
         });
 
         routes.MapPost("/v2/admin/experiments/{endpoint}/conclude", async (HttpContext context, string endpoint) =>
         {
-            ServingEndpoint experiment = RequireExperiment(table, endpoint);
+            ServingEndpoint experiment = await RequireExperimentAsync(context, table, endpoint);
             using JsonDocument? body = await RepositoryEndpoints.ReadBodyAsync(context, options);
             string? chosen = body?.RootElement.TryGetProperty("winner", out JsonElement given) == true
                 ? given.ValueKind == JsonValueKind.String ? given.GetString() : throw RegistryException.Invalid("\"winner\" must be a variant's name.")
@@ -96,8 +97,9 @@ internal static class ExperimentEndpoints
         }).Audited("experiments.conclude", "experiments/{endpoint}");
     }
 
-    private static ServingEndpoint RequireExperiment(EndpointTable table, string endpoint) =>
-        table.TryGet(endpoint, out ServingEndpoint? found) && found.Experiment is not null
+    // Another tenant's experiment (one sending requests to a model the caller may not see) reads as none.
+    private static async Task<ServingEndpoint> RequireExperimentAsync(HttpContext context, EndpointTable table, string endpoint) =>
+        table.TryGet(endpoint, out ServingEndpoint? found) && found.Experiment is not null && await ModelVisibility.AllowsAsync(context, endpoint)
             ? found
             : throw RegistryException.NotFound($"endpoint '{endpoint}' does not exist or runs no experiment.");
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Quiver.Core.Registry;
 using Quiver.Core.Routing;
 using Quiver.Server.Audit;
+using Quiver.Server.Security;
 
 namespace Quiver.Server.Rest;
 
@@ -31,7 +32,7 @@ internal static class RolloutEndpoints
                 : [5, 25, 50, 100];
             Rollout started = await controller.StartAsync(model, to, steps,
                 Number(root, "interval_seconds", 120), Number(root, "max_error_rate", 0.01), Number(root, "max_p99_latency_ratio", 1.5),
-                (int)Number(root, "minimum_requests", 20), context.RequestAborted);
+                (int)Number(root, "minimum_requests", 20), hidden: !await ModelVisibility.AllowsAsync(context, model), context.RequestAborted);
             AuditScope.Note(context, "baseline", started.Baseline);
             AuditScope.Note(context, "candidate", started.Candidate);
             AuditScope.Note(context, "steps", steps);
@@ -41,10 +42,11 @@ internal static class RolloutEndpoints
         routes.MapGet("/v2/admin/rollouts", async (HttpContext context) =>
         {
             IReadOnlyDictionary<string, Rollout> rollouts = await controller.ReadAsync(context.RequestAborted);
+            Func<string, bool> visible = await ModelVisibility.FilterAsync(context);
             await AdminEndpoints.WriteAsync(context, 200, w =>
             {
                 w.WriteStartArray("rollouts");
-                foreach (Rollout rollout in rollouts.Values.OrderBy(r => r.Model, StringComparer.Ordinal))
+                foreach (Rollout rollout in rollouts.Values.Where(r => visible(r.Model)).OrderBy(r => r.Model, StringComparer.Ordinal))
                 {
                     w.WriteRawValue(rollout.ToJson());
                 }

@@ -68,7 +68,7 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
             return;
         }
 
-        var visibility = new ModelVisibility(principal, settings.Registry, settings.NotFoundMessages);
+        var visibility = new ModelVisibility(principal, settings.Registry, settings.Endpoints, settings.NotFoundMessages);
         if (context.GetRouteValue("model") is string model && context.GetEndpoint()?.Metadata.GetMetadata<TenantCheckedByEndpoint>() is null
             && !await visibility.CanSeeAsync(model, context.RequestAborted))
         {
@@ -121,7 +121,8 @@ internal sealed partial class SecurityMiddleware(RequestDelegate next, SecurityS
 
 /// <summary>
 /// What <see cref="SecurityMiddleware"/> works with: the authenticator (null: authentication off), the registry for
-/// model owners, and the not-found messages another tenant's model is answered with.
+/// model owners, the endpoint table for the models an endpoint sends to, and the not-found messages another tenant's
+/// model is answered with.
 /// </summary>
-internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, bool OpenHealth, NotFoundMessages NotFoundMessages,
-    Core.Monitoring.InferenceMetrics Metrics);
+internal sealed record SecuritySettings(RequestAuthenticator? Authenticator, IModelRegistry Registry, Core.Routing.EndpointTable Endpoints,
+    bool OpenHealth, NotFoundMessages NotFoundMessages, Core.Monitoring.InferenceMetrics Metrics);

@@ -53,6 +53,36 @@ public sealed class TenantIsolationTests(SecuredServer secured)
         Assert.Equal(200, (await secured.SendAsync(HttpMethod.Get, "/v2/models/" + SecuredServer.GlobexModel, secured.Keys["viewer"].Key)).Status);
     }
 
+    // The model routes again with a version that is not a number and a body that is not what the route takes, so
+    // each fails on the request before or at the model's lookup.
+    private static IEnumerable<(string Method, string Path, string? Body)> MalformedModelRoutes() =>
+        ModelRoutes().Select(r => (r.Method,
+            r.Path.Replace("/versions/1", "/versions/first", StringComparison.Ordinal).Replace("/bluegreen/rollback", "/bluegreen/sideways", StringComparison.Ordinal),
+            r.Body is null ? null : """{"version": "three", "alias": 3, "reason": 4, "inputs": 5}"""));
+
+    [Fact]
+    public async Task AnotherTenantsModel_WithAMalformedRequest_AnswersExactlyAsAMissingModel()
+    {
+        string acme = secured.Keys["acme"].Key;
+        var differences = new List<string>();
+        int refusedAsBad = 0;
+        foreach ((string method, string path, string? body) in MalformedModelRoutes())
+        {
+            var missing = await secured.SendAsync(new HttpMethod(method), path.Replace("{m}", Missing), acme, body);
+            var hidden = await secured.SendAsync(new HttpMethod(method), path.Replace("{m}", SecuredServer.GlobexModel), acme, body);
+            if (hidden.Status != missing.Status || hidden.Body != missing.Body.Replace(Missing, SecuredServer.GlobexModel, StringComparison.Ordinal))
+            {
+                differences.Add($"{method} {path}: missing {missing.Status} {missing.Body} / hidden {hidden.Status} {hidden.Body}");
+            }
+
+            refusedAsBad += missing.Status == 400 ? 1 : 0;
+        }
+
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+        // Promote, aliases, rollback, retire, blue-green (start and action), a version's page and inference at least.
+        Assert.True(refusedAsBad >= 8, $"only {refusedAsBad} routes refused the malformed request");
+    }
+
     [Fact]
     public async Task AnotherTenantsModel_IsNotFound_OverGrpc()
     {
