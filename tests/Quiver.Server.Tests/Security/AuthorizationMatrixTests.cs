@@ -1,9 +1,7 @@
 using System.Net.Http.Headers;
 using Google.Protobuf;
 using Quiver.Core.Security;
-using Quiver.Server.Grpc.Proto;
 using Quiver.Server.Tests.Grpc;
-using Quiver.Server.Security;
 
 namespace Quiver.Server.Tests.Security;
 

@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Google.Protobuf;
 using Quiver.Core.Security;
 using Quiver.Server.Security;
@@ -90,17 +89,8 @@ public sealed class ClientCertificateSecuredServer : IAsyncLifetime, IRoleCaller
 
     public string NameOf(Role role) => "cert-" + RoleNames.Of(role);
 
-    public async Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, Role? role, string? body = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        }
-
-        using HttpResponseMessage response = await Caller(role).Http.SendAsync(request);
-        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers);
-    }
+    public Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, Role? role, string? body = null) =>
+        SecuredServer.SendAsync(Caller(role).Http, method, path, body, authorize: null); // the certificate is the credential
 
     public Task<GrpcResult> CallAsync(string rpc, IMessage request, Role? role) => Caller(role).Grpc.CallAsync(rpc, GrpcTestClient.Frame(request));
 

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text;
 using Google.Protobuf;
 using Microsoft.IdentityModel.Tokens;
 using Quiver.Core.Security;
@@ -91,22 +90,9 @@ public sealed class JwtSecuredServer : IAsyncLifetime, IRoleCaller
 
     public string NameOf(Role role) => "jwt-" + RoleNames.Of(role);
 
-    public async Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, Role? role, string? body = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        }
-
-        if (role is { } r)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _tokens[r]);
-        }
-
-        using HttpResponseMessage response = await Server.Client.SendAsync(request);
-        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers);
-    }
+    public Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, Role? role, string? body = null) =>
+        SecuredServer.SendAsync(Server.Client, method, path, body,
+            role is { } r ? headers => headers.Authorization = new AuthenticationHeaderValue("Bearer", _tokens[r]) : null);
 
     public Task<GrpcResult> CallAsync(string rpc, IMessage request, Role? role) =>
         _grpc.CallAsync(rpc, GrpcTestClient.Frame(request), role is { } r ? new Dictionary<string, string> { ["authorization"] = "Bearer " + _tokens[r] } : null);
