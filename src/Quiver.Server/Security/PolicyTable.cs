@@ -35,7 +35,6 @@ public static class PolicyTable
         [("GET", "/v2/models/{model}/versions/{version}/stats")] = Access.Viewer,
         [("POST", "/v2/repository/index")] = Access.Viewer,
         [("GET", "/metrics")] = Access.Viewer,
-        [("GET", "/ui/{**path}")] = Access.Viewer,
         [("GET", DashboardEndpoints.ApiPath)] = Access.Viewer,
         [("GET", DashboardEndpoints.ApiPath + "/{**rest}")] = Access.Viewer,
         [("GET", "/v2/admin/models")] = Access.Viewer,
@@ -85,6 +84,10 @@ public static class PolicyTable
 
         // The gRPC service's one route; each RPC's access is in Grpc below.
         [("POST", GrpcEndpoints.ServicePath + "{method}")] = Access.Anyone,
+
+        // The dashboard's own files: static, the same for everyone and holding no data, so a browser can load the page
+        // and ask for a key; the data it shows (GET /v2/admin/dashboard) needs viewer.
+        [("GET", "/ui/{**path}")] = Access.Anyone,
 
         // Unknown paths: 404 to anyone, as without authentication.
         [("*", FallbackPattern)] = Access.Anyone,

@@ -38,6 +38,19 @@ internal sealed class TokenBucket(double rate, double size, TimeProvider time)
         }
     }
 
+    /// <summary>Whether the bucket has refilled to its size: a caller with a full bucket has no history worth keeping.</summary>
+    public bool IsFull
+    {
+        get
+        {
+            lock (_lock)
+            {
+                Refill();
+                return _tokens >= _size;
+            }
+        }
+    }
+
     private void Refill()
     {
         long now = time.GetTimestamp();

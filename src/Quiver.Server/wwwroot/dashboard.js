@@ -1,6 +1,8 @@
 // Quiver's live dashboard: polls GET ../v2/admin/dashboard every second and redraws.
 // Every value from the server is put in the DOM as text (textContent, attributes), never as markup:
 // model names and failure reasons come from files and users.
+// With authentication on, the user enters an API key: it is kept in this tab's sessionStorage and sent only as
+// "Authorization: Bearer" on the page's own fetches, never in a URL, never logged.
 "use strict";
 
 (() => {
@@ -11,6 +13,9 @@
   const TIMEOUT_MS = 5000;
   const HISTORY = 120; // points kept per chart: two minutes at one poll a second
   const MIN_SPAN = 30; // points a chart's width stands for while it has fewer
+  const KEY_ITEM = "quiver.apiKey";
+  // What an Authorization header can carry: API keys (qk_<hex>_<base64url>) and JWTs are made of these.
+  const KEY_SHAPE = /^[A-Za-z0-9._~+\/=-]+$/;
 
   const totalHistory = [];
   const versionHistory = new Map(); // "model\nversion" -> requests per second, oldest first
@@ -343,20 +348,126 @@
     status.textContent = text;
   }
 
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_ITEM);
+    } catch (e) {
+      return null; // storage disabled: the page still works on a server without authentication
+    }
+  }
+
+  function requestHeaders() {
+    const headers = { Accept: "application/json" };
+    const key = storedKey();
+    if (key) headers.Authorization = "Bearer " + key;
+    return headers;
+  }
+
+  // The server's own {"error": "..."} text, which names the key (never its secret) and the role it lacks.
+  async function errorText(response) {
+    try {
+      const body = await response.json();
+      return typeof body.error === "string" ? body.error : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function showKeyForm(message) {
+    $("auth-message").textContent = message;
+    $("auth").hidden = false;
+    $("auth-forget").hidden = storedKey() === null;
+  }
+
+  function hideKeyForm() {
+    $("auth").hidden = true;
+    $("auth-forget").hidden = storedKey() === null;
+  }
+
+  // A refused key is forgotten, so a reload asks again instead of sending it on.
+  async function refused(response) {
+    const hadKey = storedKey() !== null;
+    const reason = await errorText(response);
+    try {
+      sessionStorage.removeItem(KEY_ITEM);
+    } catch (e) {
+      // nothing stored
+    }
+    if (response.status === 401 && !hadKey) {
+      setStatus("auth", "API key needed");
+      showKeyForm("This server requires authentication. Enter an API key with the viewer role " +
+        "(create one with: quiver keys create --name dashboard --role viewer).");
+    } else if (response.status === 401) {
+      setStatus("auth", "key refused");
+      showKeyForm("The server refused the key: " + (reason || "HTTP 401") + " Enter another.");
+    } else {
+      setStatus("auth", "key lacks a role");
+      showKeyForm("This key may not read the dashboard: " + (reason || "HTTP 403") +
+        " Enter a key with the viewer role.");
+    }
+  }
+
+  // Polls stop on 401 or 403, so a tab left open without a good key does not fill the server's audit log with
+  // refusals every second; a new key starts them again.
+  let polling = false;
+  let pollingAudit = false;
+
   async function poll() {
+    polling = true;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
-      const response = await fetch(API, { cache: "no-store", signal: controller.signal, headers: { Accept: "application/json" } });
+      const response = await fetch(API, { cache: "no-store", signal: controller.signal, headers: requestHeaders() });
+      if (response.status === 401 || response.status === 403) {
+        await refused(response);
+        polling = false;
+        return;
+      }
       if (!response.ok) throw new Error("HTTP " + response.status);
       render(await response.json());
+      hideKeyForm();
       setStatus("live", "live · " + new Date().toLocaleTimeString());
     } catch (e) {
       setStatus("down", "server unreachable (" + (e.name === "AbortError" ? "timed out" : e.message) + ") · retrying");
     } finally {
       clearTimeout(timer);
-      setTimeout(poll, POLL_MS);
     }
+    setTimeout(poll, POLL_MS);
+  }
+
+  function startPolls() {
+    if (!polling) poll();
+    if (!pollingAudit) pollAudit();
+  }
+
+  function useKey(event) {
+    event.preventDefault();
+    const input = $("auth-key");
+    const key = input.value.trim();
+    if (!KEY_SHAPE.test(key)) {
+      showKeyForm(key === "" ? "Enter an API key." : "That is not an API key: a key is qk_ followed by letters, digits, '_' and '-'.");
+      return;
+    }
+    input.value = "";
+    try {
+      sessionStorage.setItem(KEY_ITEM, key);
+    } catch (e) {
+      showKeyForm("This browser does not allow session storage for this page, so the key cannot be kept.");
+      return;
+    }
+    $("auth-message").textContent = "Checking the key…";
+    startPolls();
+  }
+
+  function forgetKey() {
+    try {
+      sessionStorage.removeItem(KEY_ITEM);
+    } catch (e) {
+      // nothing stored
+    }
+    $("auth-forget").hidden = true;
+    // The next poll without a key gets 401 on a server with authentication, and asks for one.
+    startPolls();
   }
 
   // The newest audit entries, newest first, with the server's last verdict on the chain.
@@ -381,24 +492,32 @@
   }
 
   async function pollAudit() {
+    pollingAudit = true;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
-      const response = await fetch(AUDIT_API, { cache: "no-store", signal: controller.signal, headers: { Accept: "application/json" } });
+      const response = await fetch(AUDIT_API, { cache: "no-store", signal: controller.signal, headers: requestHeaders() });
       if (response.status === 401 || response.status === 403) {
-        $("audit-error").textContent = "The audit log needs the admin role.";
+        // Not asked again until the key changes: each refusal is an audit event of its own.
+        $("audit-error").textContent = response.status === 401
+          ? "The audit log needs an API key with the admin role."
+          : "This key does not have the admin role, which the audit log needs.";
         $("audit-error").hidden = false;
-      } else if (response.ok) {
-        renderAudit(await response.json());
+        $("audit-wrap").hidden = true;
+        pollingAudit = false;
+        return;
       }
+      if (response.ok) renderAudit(await response.json());
     } catch (e) {
       // The main poll reports an unreachable server.
     } finally {
       clearTimeout(timer);
-      setTimeout(pollAudit, AUDIT_POLL_MS);
     }
+    setTimeout(pollAudit, AUDIT_POLL_MS);
   }
 
-  poll();
-  pollAudit();
+  $("auth-form").addEventListener("submit", useKey);
+  $("auth-forget").addEventListener("click", forgetKey);
+  $("auth-forget").hidden = storedKey() === null;
+  startPolls();
 })();

@@ -38,8 +38,11 @@ public sealed class ChromiumFixture : IAsyncLifetime
         });
     }
 
-    /// <summary>A new page at <paramref name="url"/>, with every console error, page error and failed request it has collected.</summary>
-    public async Task<(IPage Page, List<string> Errors)> OpenAsync(Uri url, int width = 1440, int height = 900)
+    /// <summary>
+    /// A new page at <paramref name="url"/>, with every console error, page error and failed request it has collected;
+    /// <paramref name="beforeLoad"/> can subscribe to the page's events before it loads.
+    /// </summary>
+    public async Task<(IPage Page, List<string> Errors)> OpenAsync(Uri url, int width = 1440, int height = 900, Action<IPage>? beforeLoad = null)
     {
         IPage page = await Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
         page.SetDefaultTimeout(90_000);
@@ -68,6 +71,7 @@ public sealed class ChromiumFixture : IAsyncLifetime
                 errors.Add($"request failed: {request.Url} {request.Failure}");
             }
         };
+        beforeLoad?.Invoke(page);
         await page.GotoAsync(url.ToString());
         return (page, errors);
     }

@@ -7,11 +7,17 @@ namespace Quiver.Server.Tests.Grpc;
 
 /// <summary>
 /// A minimal gRPC client over HttpClient's HTTP/2 (prior knowledge), framing messages by hand so tests
-/// can also send broken frames. Independent of the server's own framing code.
+/// can also send broken frames. Independent of the server's own framing code. Disposes the HttpClient it is given
+/// (one with a TLS client certificate, say).
 /// </summary>
-public sealed class GrpcTestClient(Uri address) : IDisposable
+public sealed class GrpcTestClient(HttpClient client) : IDisposable
 {
-    private readonly HttpClient _client = new() { BaseAddress = address };
+    private readonly HttpClient _client = client;
+
+    public GrpcTestClient(Uri address)
+        : this(new HttpClient { BaseAddress = address })
+    {
+    }
 
     public void Dispose() => _client.Dispose();
 

@@ -256,6 +256,7 @@ public sealed class MutualTlsStartTests : IDisposable
 internal sealed class MutualTlsSetup : IDisposable
 {
     private readonly X509Certificate2 _serverCertificate;
+    private readonly X509Certificate2 _ca;
 
     public MutualTlsSetup()
     {
@@ -271,12 +272,12 @@ internal sealed class MutualTlsSetup : IDisposable
         File.WriteAllText(Path.Combine(Folder, "server.pem"), _serverCertificate.ExportCertificatePem());
         File.WriteAllText(Path.Combine(Folder, "server.key"), key.ExportPkcs8PrivateKeyPem());
 
-        using X509Certificate2 ca = TestCertificates.CreateCa("Quiver Test Client CA", now);
+        _ca = TestCertificates.CreateCa("Quiver Test Client CA", now);
         using X509Certificate2 stranger = TestCertificates.CreateCa("Stranger CA", now);
-        TestCertificates.WritePem(CaBundlePath, ca);
+        TestCertificates.WritePem(CaBundlePath, _ca);
         File.WriteAllText(PrincipalsPath, """{ "principals": [ { "subject": "billing", "tenant": "acme", "roles": ["predictor"] } ] }""");
-        GoodClient = TestCertificates.Issue(ca, "billing", now.AddDays(-1), now.AddDays(30));
-        ExpiredClient = TestCertificates.Issue(ca, "billing", now.AddDays(-10), now.AddDays(-1));
+        GoodClient = TestCertificates.Issue(_ca, "billing", now.AddDays(-1), now.AddDays(30));
+        ExpiredClient = TestCertificates.Issue(_ca, "billing", now.AddDays(-10), now.AddDays(-1));
         StrangerClient = TestCertificates.Issue(stranger, "billing", now.AddDays(-1), now.AddDays(30));
 
         string repo = Path.Combine(Folder, "models");
@@ -296,14 +297,20 @@ internal sealed class MutualTlsSetup : IDisposable
 
     public X509Certificate2 StrangerClient { get; }
 
-    public Task<QuiverServer> StartAsync(ClientCertificateRequirement mode) => QuiverServer.StartAsync(
-        new QuiverServerOptions
+    /// <summary>A good client certificate for CN=<paramref name="commonName"/> from the trusted client CA, valid for a month.</summary>
+    public X509Certificate2 Issue(string commonName) =>
+        TestCertificates.Issue(_ca, commonName, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+
+    public Task<QuiverServer> StartAsync(ClientCertificateRequirement mode, Func<QuiverServerOptions, QuiverServerOptions>? configure = null)
+    {
+        var options = new QuiverServerOptions
         {
             ModelRepository = Path.Combine(Folder, "models"), HttpPort = 0, GrpcPort = 0, MetricsPort = 0, DataDirectory = Path.Combine(Folder, "data"),
             TlsCertificatePath = Path.Combine(Folder, "server.pem"), TlsKeyPath = Path.Combine(Folder, "server.key"),
             ClientCertificates = new ClientCertificateOptions { Mode = mode, CaBundlePath = CaBundlePath, PrincipalsPath = PrincipalsPath },
-        },
-        logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(Logs));
+        };
+        return QuiverServer.StartAsync(configure?.Invoke(options) ?? options, logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(Logs));
+    }
 
     /// <summary>What the server logged (from Information up).</summary>
     public RecordingLoggerProvider Logs { get; } = new();
@@ -348,6 +355,7 @@ internal sealed class MutualTlsSetup : IDisposable
     {
         Logs.Dispose();
         _serverCertificate.Dispose();
+        _ca.Dispose();
         GoodClient.Dispose();
         ExpiredClient.Dispose();
         StrangerClient.Dispose();

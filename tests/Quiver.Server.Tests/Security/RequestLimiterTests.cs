@@ -118,6 +118,117 @@ public sealed class RequestLimiterTests
     }
 
     [Fact]
+    public void IdleCallers_AreDroppedAtTheNextSweep_SoMemoryFollowsTheActiveCallers()
+    {
+        RequestLimiter limiter = Limiter(new RequestLimits
+        {
+            Principal = new LimitSettings(RequestsPerSecond: 10, Burst: 10, MaxConcurrent: 4),
+            Tenant = new LimitSettings(RequestsPerSecond: 100, Burst: 100),
+        });
+        for (int i = 0; i < 1000; i++)
+        {
+            limiter.Acquire(Caller("caller-" + i, "tenant-" + (i % 10))).Lease!.Dispose();
+        }
+
+        Assert.Equal(1010, limiter.TrackedCount);
+
+        _clock.Advance(RequestLimiter.IdleSweepInterval - TimeSpan.FromSeconds(1));
+        limiter.Acquire(Caller("caller-0", "tenant-0")).Lease!.Dispose();
+        Assert.Equal(1010, limiter.TrackedCount); // not due yet
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        limiter.Acquire(Caller("newcomer")).Lease!.Dispose();
+        Assert.Equal(1, limiter.TrackedCount); // every bucket had refilled: only the newcomer, added after the sweep
+
+        // A dropped caller starts again as a new one would: a full burst, then refused.
+        for (int i = 0; i < 10; i++)
+        {
+            limiter.Acquire(Caller("caller-7", "tenant-7")).Lease!.Dispose();
+        }
+
+        Assert.Equal("principal_rate_limit", limiter.Acquire(Caller("caller-7", "tenant-7")).Refusal?.Reason);
+    }
+
+    [Fact]
+    public void Sweep_KeepsACallerWithARequestInFlight_OrABucketNotYetFull_WithTheirLimitsIntact()
+    {
+        RequestLimiter limiter = Limiter(new RequestLimits
+        {
+            Principal = new LimitSettings(RequestsPerSecond: 100, Burst: 1, MaxConcurrent: 1),
+            Principals = new Dictionary<string, LimitSettings> { ["spent"] = new(RequestsPerSecond: 0.01) }, // 100 s to refill
+            Tenant = new LimitSettings(MaxConcurrent: 10),
+        });
+        IDisposable busy = limiter.Acquire(Caller("busy", "acme")).Lease!;
+        limiter.Acquire(Caller("spent")).Lease!.Dispose();
+        limiter.Acquire(Caller("idle")).Lease!.Dispose();
+
+        _clock.Advance(RequestLimiter.IdleSweepInterval);
+        limiter.Acquire(Caller("trigger")).Lease!.Dispose();
+
+        // busy and its tenant hold a request in flight, spent's bucket has 0.6 of 1 token: kept. idle is gone.
+        Assert.Equal(4, limiter.TrackedCount);
+        Assert.Equal("principal_concurrency_limit", limiter.Acquire(Caller("busy", "acme")).Refusal?.Reason);
+        Assert.Equal("principal_rate_limit", limiter.Acquire(Caller("spent")).Refusal?.Reason);
+
+        busy.Dispose();
+        _clock.Advance(RequestLimiter.IdleSweepInterval);
+        limiter.Acquire(Caller("trigger")).Lease!.Dispose();
+        Assert.Equal(1, limiter.TrackedCount); // spent has refilled by now, busy and acme are idle
+    }
+
+    [Fact]
+    public async Task Sweeps_RacingRequests_NeverLetMoreThanTheCapInFlight()
+    {
+        // A sweep that dropped an allowance a request was entering would let a second allowance for the same caller
+        // admit beyond the cap; requests pin their allowance, so the cap holds while the clock makes every call sweep.
+        RequestLimiter limiter = Limiter(new RequestLimits { Principal = new LimitSettings(MaxConcurrent: 2), Tenant = new LimitSettings(MaxConcurrent: 3) });
+        int inFlight = 0;
+        int most = 0;
+        using var done = new CancellationTokenSource();
+        Task[] callers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (int i = 0; i < 20_000; i++)
+            {
+                LimitDecision decision = limiter.Acquire(Caller("alice", "acme"));
+                if (decision.Lease is { } lease)
+                {
+                    int now = Interlocked.Increment(ref inFlight);
+                    InterlockedMax(ref most, now);
+                    Interlocked.Decrement(ref inFlight);
+                    lease.Dispose();
+                }
+            }
+        }))];
+        Task clock = Task.Run(() =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                _clock.Advance(RequestLimiter.IdleSweepInterval);
+                Thread.Yield();
+            }
+        });
+
+        await Task.WhenAll(callers);
+        await done.CancelAsync();
+        await clock;
+
+        Assert.InRange(most, 1, 2);
+        _clock.Advance(RequestLimiter.IdleSweepInterval);
+        limiter.Acquire(Caller("last")).Lease!.Dispose();
+        Assert.Equal(1, limiter.TrackedCount); // alice and acme were released at the end
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        do
+        {
+            seen = Volatile.Read(ref target);
+        }
+        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) != seen);
+    }
+
+    [Fact]
     public void Parse_ReadsEverySetting()
     {
         RequestLimits limits = RequestLimits.Parse("""

@@ -63,8 +63,14 @@ public sealed class SecuredServer : IAsyncLifetime
     }
 
     /// <summary>Sends a request with the key (if any) in X-API-Key; returns the status, the body and the response headers.</summary>
-    public async Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, string? key,
-        string? body = null, string header = "X-API-Key")
+    public Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpMethod method, string path, string? key,
+        string? body = null, string header = "X-API-Key") =>
+        SendAsync(Server.Client, method, path, body,
+            key is null ? null : headers => headers.TryAddWithoutValidation(header, header == "Authorization" ? "Bearer " + key : key));
+
+    /// <summary>Sends a request (a JSON body, if any) with the credentials <paramref name="authorize"/> adds; returns the status, the body and the response headers.</summary>
+    public static async Task<(int Status, string Body, HttpResponseHeaders Headers)> SendAsync(HttpClient client, HttpMethod method, string path,
+        string? body, Action<HttpRequestHeaders>? authorize)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -72,12 +78,8 @@ public sealed class SecuredServer : IAsyncLifetime
             request.Content = new StringContent(body, Encoding.UTF8, "application/json");
         }
 
-        if (key is not null)
-        {
-            request.Headers.TryAddWithoutValidation(header, header == "Authorization" ? "Bearer " + key : key);
-        }
-
-        using HttpResponseMessage response = await Server.Client.SendAsync(request);
+        authorize?.Invoke(request.Headers);
+        using HttpResponseMessage response = await client.SendAsync(request);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), response.Headers);
     }
 
