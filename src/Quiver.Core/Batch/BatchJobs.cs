@@ -340,6 +340,11 @@ public sealed class BatchJobManager : IAsyncDisposable
         {
             Update(job.Id, j => j with { State = BatchJobState.Failed, Error = e.Message });
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A file the runner did not expect to fail (its input removed under it): the job fails, the server stays up.
+            Update(job.Id, j => j with { State = BatchJobState.Failed, Error = $"cannot read or write the job's files: {e.Message}" });
+        }
         finally
         {
             _cancels.TryRemove(job.Id, out _);

@@ -50,7 +50,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         var identity = new BatchCheckpoint
         {
             Input = options.InputPath,
-            InputFingerprint = InputFingerprint.Of(options.InputPath),
+            InputFingerprint = Fingerprint(options.InputPath),
             Model = model.Display,
             ModelSha256 = model.Sha256,
             Shard = options.Shard.ToString(),
@@ -387,6 +387,19 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         }
 
         return (outputs, widths);
+    }
+
+    // Read by path a second time: the file may have gone or changed since it was opened (a server job's input removed).
+    private static InputFingerprint Fingerprint(string path)
+    {
+        try
+        {
+            return InputFingerprint.Of(path);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new BatchException(BatchErrorKind.Input, $"cannot read input '{path}': {e.Message}", e);
+        }
     }
 
     private RecordSource OpenInput(InputFormat format)
