@@ -8,32 +8,7 @@ using Quiver.Server.Tests.Grpc;
 namespace Quiver.Server.Tests.Security;
 
 /// <summary>The policy table walked with TLS client certificates: one certificate per role, made by the test.</summary>
-public sealed class ClientCertificateAuthorizationMatrixTests(ClientCertificateSecuredServer server) : IClassFixture<ClientCertificateSecuredServer>
-{
-    [Fact]
-    public async Task EveryRestEndpoint_AllowsItsRole_AndRefusesTheOthers()
-    {
-        List<string> failures = await PolicyTableWalk.RestAsync(server);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-
-    [Fact]
-    public async Task EveryRpc_AllowsItsRole_AndRefusesTheOthers()
-    {
-        List<string> failures = await PolicyTableWalk.GrpcAsync(server);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-
-    [Fact]
-    public async Task AllowedRequests_ReachTheEndpoint_WithTheirRealAnswers()
-    {
-        List<string> failures = await PolicyTableWalk.RealAnswersAsync(server, ClientCertificateSecuredServer.Model);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-}
+public sealed class ClientCertificateAuthorizationMatrixTests(ClientCertificateSecuredServer server) : PolicyTableMatrix(server, ClientCertificateSecuredServer.Model), IClassFixture<ClientCertificateSecuredServer>;
 
 /// <summary>
 /// A real server with authentication on, TLS, and client certificates optional (so a caller without one reaches the

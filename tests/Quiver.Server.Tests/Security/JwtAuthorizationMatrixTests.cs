@@ -10,32 +10,7 @@ using Quiver.Server.Tests.Grpc;
 namespace Quiver.Server.Tests.Security;
 
 /// <summary>The policy table walked with JWTs: one token per role, from an identity provider made by the test.</summary>
-public sealed class JwtAuthorizationMatrixTests(JwtSecuredServer server) : IClassFixture<JwtSecuredServer>
-{
-    [Fact]
-    public async Task EveryRestEndpoint_AllowsItsRole_AndRefusesTheOthers()
-    {
-        List<string> failures = await PolicyTableWalk.RestAsync(server);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-
-    [Fact]
-    public async Task EveryRpc_AllowsItsRole_AndRefusesTheOthers()
-    {
-        List<string> failures = await PolicyTableWalk.GrpcAsync(server);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-
-    [Fact]
-    public async Task AllowedRequests_ReachTheEndpoint_WithTheirRealAnswers()
-    {
-        List<string> failures = await PolicyTableWalk.RealAnswersAsync(server, JwtSecuredServer.Model);
-
-        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
-    }
-}
+public sealed class JwtAuthorizationMatrixTests(JwtSecuredServer server) : PolicyTableMatrix(server, JwtSecuredServer.Model), IClassFixture<JwtSecuredServer>;
 
 /// <summary>
 /// A real server with authentication on that trusts a JWKS file of an identity provider made here (an RSA and an ECDSA

@@ -181,3 +181,34 @@ public static class PolicyTableWalk
         _ => throw new ArgumentException($"no sample request for {rpc}; add one"),
     };
 }
+
+/// <summary>
+/// The policy table walked by one kind of identity: every REST endpoint and RPC × every role, and the allowed calls'
+/// real answers. Each identity kind's class derives from this with its own server and caller.
+/// </summary>
+public abstract class PolicyTableMatrix(IRoleCaller caller, string model)
+{
+    [Fact]
+    public async Task EveryRestEndpoint_AllowsItsRole_AndRefusesTheOthers()
+    {
+        List<string> failures = await PolicyTableWalk.RestAsync(caller);
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public async Task EveryRpc_AllowsItsRole_AndRefusesTheOthers()
+    {
+        List<string> failures = await PolicyTableWalk.GrpcAsync(caller);
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public async Task AllowedRequests_ReachTheEndpoint_WithTheirRealAnswers()
+    {
+        List<string> failures = await PolicyTableWalk.RealAnswersAsync(caller, model);
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+}
