@@ -17,8 +17,9 @@ namespace Quiver.Core.Batch;
 ///   then       chunks: up to 64 KiB of ciphertext and its 16-byte tag. Chunk i's nonce is i (big-endian, 12 bytes); its
 ///              associated data is the 44-byte header and one byte, 1 for the last chunk and 0 for the others
 /// </code>
-/// Every chunk but the last holds exactly 64 KiB; the last holds less (0 when the input is a multiple of 64 KiB). The
-/// index in the nonce makes a moved chunk fail, and the last-chunk flag makes a file cut at a chunk border fail.
+/// Every chunk but the last holds exactly 64 KiB; the last holds less (0 when the input is a multiple of 64 KiB), so a
+/// file cut at a chunk border has a length no sealed file has, and one cut inside a chunk fails that chunk's tag. The
+/// index in the nonce makes a moved chunk fail; the last-chunk flag makes a chunk from the middle fail as the last.
 /// </remarks>
 public sealed class UploadCipher
 {
