@@ -147,6 +147,29 @@ public sealed class UploadCipherTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("npy")]
+    [InlineData("csv")]
+    public async Task SealedInput_RunsThroughTheBatchRunner_LikeItsPlainFile(string format)
+    {
+        using var files = new BatchFixture();
+        string model = files.Mlp();
+        float[][] rows = BatchFixture.RandomRows(6000); // more than one chunk either way
+        string plain = format == "npy" ? files.Npy("in.npy", rows) : files.Csv("in.csv", rows);
+        UploadCipher cipher = Cipher();
+        string sealedPath = files.Path("sealed." + format);
+        await File.WriteAllBytesAsync(sealedPath, await SealAsync(cipher, await File.ReadAllBytesAsync(plain)));
+
+        BatchFixture.Run(model, new BatchOptions { InputPath = plain, OutputPath = files.Path("plain.jsonl"), BatchSize = 64 });
+        BatchResult result = BatchFixture.Run(model, new BatchOptions
+        {
+            InputPath = sealedPath, InputCipher = cipher, OutputPath = files.Path("sealed.jsonl"), BatchSize = 64,
+        });
+
+        Assert.Equal(6000, result.RowsWritten);
+        Assert.Equal(File.ReadAllText(files.Path("plain.jsonl")), File.ReadAllText(files.Path("sealed.jsonl")));
+    }
+
     private UploadCipher Cipher(string name = "upload.key") => UploadCipher.FromKeyFile(Path.Combine(_folder, name));
 
     private static byte[] Plain(int length)
