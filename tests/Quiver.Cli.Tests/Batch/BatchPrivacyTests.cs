@@ -47,6 +47,30 @@ public sealed class BatchPrivacyTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_RegistryModelWhoseConfigMarksTheInputSensitive_LeavesTheValueOut()
+    {
+        string data = _files.Path("data");
+        Directory.CreateDirectory(data);
+        await using (Core.Registry.IModelRegistry registry = await Core.Registry.ModelRegistry.OpenAsync(Path.Combine(data, "registry.db")))
+        {
+            var publisher = new Core.Lifecycle.ModelPublisher(registry,
+                new Core.Lifecycle.ArtifactVault(Path.Combine(data, "artifacts"), () => null, null), Onnx.OnnxRuntime.Instance);
+            await using FileStream content = File.OpenRead(_files.SmallMlp());
+            await publisher.PushAsync(content, new Core.Lifecycle.PushRequest
+            {
+                Model = "scorer", Bundle = Core.Models.ModelBundle.FromConfigJson("""{"sensitive_inputs": ["input"]}"""),
+            }, CancellationToken.None);
+        }
+
+        CliRun run = await Run("--model", "scorer:1", "--data-dir", data);
+
+        Assert.True(run.ExitCode == 3, run.ToString());
+        string errors = File.ReadAllText(_files.Path("out.jsonl.errors.jsonl"));
+        Assert.DoesNotContain(Secret, errors);
+        Assert.Contains("the value is not shown: input 'input' is sensitive", errors);
+    }
+
+    [Fact]
     public async Task Run_PseudonymKeyOfTheWrongSize_IsAUsageError()
     {
         File.WriteAllBytes(_files.Path("short.key"), new byte[8]);
