@@ -66,6 +66,9 @@ public sealed partial class QuiverServer : IAsyncDisposable
     /// <summary>The file in the data directory holding the pseudonym key (32 random bytes, created owner-only at first start).</summary>
     public const string PseudonymKeyFileName = "pseudonym.key";
 
+    /// <summary>The file in the data directory holding the key batch uploads are sealed with (32 random bytes, created owner-only at first start).</summary>
+    public const string UploadKeyFileName = "upload.key";
+
     /// <summary>
     /// The keyed HMAC-SHA256 pseudonymizer of this server (also a singleton service). Anything that writes a sensitive
     /// value down (an audit detail, a log line) writes <see cref="Pseudonymizer.Pseudonym(string)"/> of it instead;
@@ -198,10 +201,12 @@ public sealed partial class QuiverServer : IAsyncDisposable
         // One pseudonym key per data directory, for everything that writes sensitive values down (payload logs, batch
         // error files, audit details): the audit sink and others resolve it from the services.
         Pseudonymizer pseudonymizer;
+        UploadCipher uploads;
         RequestLimits limits;
         try
         {
             pseudonymizer = Pseudonymizer.FromKeyFile(Path.Combine(options.DataDirectory, PseudonymKeyFileName));
+            uploads = UploadCipher.FromKeyFile(Path.Combine(options.DataDirectory, UploadKeyFileName));
             limits = options.ResolveLimits();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or FormatException)
@@ -283,7 +288,7 @@ public sealed partial class QuiverServer : IAsyncDisposable
         var latencies = new LatencyHistograms(metrics.Meter);
         app.MapDashboard(new DashboardSources(catalog, latencies, options.CacheBytes > 0, lifecycle.Endpoints, rollouts.ReadAsync),
             TimeProvider.System);
-        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service, pseudonymizer);
+        BatchJobManager batchJobs = CreateBatchJobs(options, lifecycle, service, pseudonymizer, uploads);
         app.MapBatchJobs(batchJobs, options);
         app.MapGrpc(new GrpcInferenceService(service, lifecycle, V2Endpoints.Extensions), (int)options.MaxRequestBodyBytes, loggerFactory.CreateLogger("Quiver.Grpc"));
         app.MapFallback((HttpContext context) => V2Endpoints.WriteErrorAsync(context, StatusCodes.Status404NotFound,
@@ -331,7 +336,8 @@ public sealed partial class QuiverServer : IAsyncDisposable
 
     // Server-side batch jobs: records in the registry database, outputs and checkpoints in <data-dir>/batch/<id>, or where
     // the job asks under the batch output root.
-    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service, Pseudonymizer pseudonymizer)
+    private static BatchJobManager CreateBatchJobs(QuiverServerOptions options, ModelLifecycle lifecycle, InferenceService service, Pseudonymizer pseudonymizer,
+        UploadCipher uploads)
     {
         string root = Path.Combine(options.DataDirectory, "batch");
         var jobs = new BatchJobManager(new RegistryBatchJobStore(lifecycle.Registry, lifecycle.Replica), root, spec =>
@@ -343,7 +349,10 @@ public sealed partial class QuiverServer : IAsyncDisposable
                 BatchModel.Served($"{served.Name}:{served.Version}", version?.Sha256 ?? $"{served.Name}:{served.Version}:{served.LoadId}"),
                 new ScheduledEngine(service, served),
                 SensitiveValues.For(served.Config, pseudonymizer));
-        }, outputRoot: options.BatchOutputRoot ?? Path.Combine(root, "outputs"));
+        }, outputRoot: options.BatchOutputRoot ?? Path.Combine(root, "outputs"))
+        {
+            Uploads = uploads,
+        };
         jobs.Start();
         return jobs;
     }

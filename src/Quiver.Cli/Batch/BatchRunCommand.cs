@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Quiver.Core.Batch;
+using Quiver.Core.Security;
 using Quiver.Onnx;
 using Quiver.Server;
 
@@ -33,6 +34,12 @@ public static class BatchRunCommand
         {
             Description = "Master key that decrypts registry artifacts encrypted at rest; QUIVER_MASTER_KEY works too.",
         };
+        var pseudonymKey = new Option<string?>("--pseudonym-key")
+        {
+            Description = "A server's pseudonym key (<data-dir>/pseudonym.key): a rejected row's sensitive cell (the model's config.json " +
+                "\"sensitive_inputs\") is written to the error file as the same pseudonym the server writes. Without it, the value is left out.",
+            HelpName = "FILE",
+        };
         var input = new Option<string>("--input", "-i") { Description = "Input file: CSV with a header (.csv, .tsv), JSON lines (.jsonl), or .npy (one 2-D float32 tensor).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Output file: JSON lines, or CSV for a .csv name. Each row starts with its input row index.", Required = true };
         var errors = new Option<string?>("--errors") { Description = "Where rejected rows go, with line and reason. Defaults to OUTPUT.errors.jsonl." };
@@ -64,7 +71,7 @@ public static class BatchRunCommand
 
         var command = new Command("run", "Run every row of a file through a model, writing one result row per input row.")
         {
-            model, repository, registry, dataDir, masterKeyFile, input, output, errors, checkpoint, inputFormat, outputFormat, delimiter, map, batchSize, threads,
+            model, repository, registry, dataDir, masterKeyFile, pseudonymKey, input, output, errors, checkpoint, inputFormat, outputFormat, delimiter, map, batchSize, threads,
             maxErrors, shard, resume, overwrite, interval, rate,
         };
         command.Action = new BatchAction("batch run", async (result, cancellationToken) =>
@@ -99,8 +106,14 @@ public static class BatchRunCommand
                 throw Usage($"--threads must be at least 1, got {threadCount}.");
             }
 
+            Pseudonymizer? pseudonymizer = result.GetValue(pseudonymKey) is { } keyFile ? ReadPseudonymKey(keyFile) : null;
             BatchModel found = await FindModelAsync(result.GetValue(model)!, result.GetValue(repository), result.GetValue(registry),
                 result.GetValue(dataDir), result.GetValue(masterKeyFile), cancellationToken);
+            if (found.SensitiveInputs.Count > 0)
+            {
+                options = options with { Privacy = new SensitiveValues(found.SensitiveInputs, [], pseudonymizer) };
+            }
+
             TextWriter stdout = result.InvocationConfiguration.Output;
             BatchResult outcome = await BatchRunView.RunAsync(options, found, new SessionSettings { IntraOpThreads = threadCount },
                 stdout, cancellationToken);
@@ -119,6 +132,23 @@ public static class BatchRunCommand
     }
 
     private static BatchException Usage(string message) => new(BatchErrorKind.Usage, message);
+
+    // Read, never created: a new random key would give pseudonyms matching nothing the server wrote.
+    private static Pseudonymizer ReadPseudonymKey(string path)
+    {
+        try
+        {
+            return new Pseudonymizer(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Usage($"--pseudonym-key '{path}' cannot be read: {e.Message}");
+        }
+        catch (ArgumentException)
+        {
+            throw Usage($"--pseudonym-key '{path}' is not a pseudonym key: a server's <data-dir>/{QuiverServer.PseudonymKeyFileName} holds {Pseudonymizer.KeyBytes} bytes.");
+        }
+    }
 
     // A file is a file; a name is looked up in the registry when one is named (or an alias asks for one), else in the repository.
     private static async Task<BatchModel> FindModelAsync(string model, string? repository, string? registry, string? dataDir,

@@ -78,6 +78,12 @@ public sealed record BatchJob
 
     public required string ErrorsPath { get; init; }
 
+    /// <summary>
+    /// Whether the input is an upload the server sealed (<see cref="BatchJobManager.SubmitUploadAsync"/>): read through
+    /// the upload key, and deleted once the job has ended. Set by the server only, never from a submitted spec.
+    /// </summary>
+    public bool Upload { get; init; }
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; }
@@ -160,6 +166,9 @@ public sealed class BatchJobManager : IAsyncDisposable
     /// <summary>Time between a running job's checkpoints. Defaults to 5 s.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The key uploads are sealed with; null when this manager takes no uploads.</summary>
+    public UploadCipher? Uploads { get; init; }
+
     /// <summary>Loads stored jobs, queues the unfinished ones (they resume from their checkpoints), and starts the worker.</summary>
     public void Start()
     {
@@ -169,6 +178,11 @@ public sealed class BatchJobManager : IAsyncDisposable
             if (job.Active)
             {
                 _queue.Add(job.Id);
+            }
+            else
+            {
+                // Ended just before the last stop, before its upload was removed.
+                DeleteUpload(job);
             }
         }
 
@@ -187,7 +201,41 @@ public sealed class BatchJobManager : IAsyncDisposable
     /// Set when the submitter may not see the model (another tenant's): the model is refused with this not-found
     /// message at the point where the resolver would look for it, so every other check answers as for a missing model.
     /// </param>
-    public BatchJob Submit(BatchJobSpec spec, string? hiddenModelMessage = null)
+    public BatchJob Submit(BatchJobSpec spec, string? hiddenModelMessage = null) => Submit(spec, hiddenModelMessage, upload: false);
+
+    /// <summary>
+    /// Seals <paramref name="input"/> (read to its end) under ROOT/uploads, then checks and queues a job over it like
+    /// <see cref="Submit(BatchJobSpec, string?)"/>; the upload is deleted when the job is refused and once it ends.
+    /// </summary>
+    /// <param name="spec">The job; its <see cref="BatchJobSpec.Input"/> is replaced by the upload's path.</param>
+    /// <param name="input">The input's bytes in clear; only ciphertext reaches the disk.</param>
+    /// <param name="format">The input's format, which names the file's extension.</param>
+    /// <param name="hiddenModelMessage">As for <see cref="Submit(BatchJobSpec, string?)"/>.</param>
+    /// <param name="cancellationToken">Stops the upload; what was written is deleted.</param>
+    public async Task<BatchJob> SubmitUploadAsync(BatchJobSpec spec, Stream input, InputFormat format, string? hiddenModelMessage,
+        CancellationToken cancellationToken)
+    {
+        UploadCipher cipher = Uploads ?? throw new InvalidOperationException("This job manager has no upload key.");
+        string uploads = Path.Combine(_root, "uploads");
+        Directory.CreateDirectory(uploads);
+        string path = Path.Combine(uploads, $"{Guid.NewGuid():N}.{format.Name()}");
+        try
+        {
+            await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                await cipher.SealAsync(input, file, cancellationToken);
+            }
+
+            return await Task.Run(() => Submit(spec with { Input = path }, hiddenModelMessage, upload: true), cancellationToken);
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    private BatchJob Submit(BatchJobSpec spec, string? hiddenModelMessage, bool upload)
     {
         if (string.IsNullOrWhiteSpace(spec.Model) || string.IsNullOrWhiteSpace(spec.Input))
         {
@@ -232,6 +280,7 @@ public sealed class BatchJobManager : IAsyncDisposable
             ModelVersion = resolved.Model.Display,
             OutputPath = output,
             ErrorsPath = output + ".errors.jsonl",
+            Upload = upload,
             CreatedAt = _time.GetUtcNow(),
             UpdatedAt = _time.GetUtcNow(),
         };
@@ -251,10 +300,15 @@ public sealed class BatchJobManager : IAsyncDisposable
 
         if (job.Active)
         {
-            Update(id, j => j with { State = BatchJobState.Cancelled });
+            BatchJob cancelled = Update(id, j => j with { State = BatchJobState.Cancelled });
             if (_cancels.TryGetValue(id, out CancellationTokenSource? running))
             {
                 running.Cancel();
+            }
+            else
+            {
+                // Queued: it never runs now, so nothing else removes its upload.
+                DeleteUpload(cancelled);
             }
         }
 
@@ -348,6 +402,28 @@ public sealed class BatchJobManager : IAsyncDisposable
         finally
         {
             _cancels.TryRemove(job.Id, out _);
+            if (!_jobs[job.Id].Active)
+            {
+                DeleteUpload(_jobs[job.Id]);
+            }
+        }
+    }
+
+    // An ended job cannot resume, so its upload has no further use; an unfinished one keeps it to resume from.
+    private static void DeleteUpload(BatchJob job)
+    {
+        if (!job.Upload)
+        {
+            return;
+        }
+
+        try
+        {
+            File.Delete(job.Spec.Input);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Sealed, so nothing is exposed while it stays; the next start tries again.
         }
     }
 
@@ -363,6 +439,7 @@ public sealed class BatchJobManager : IAsyncDisposable
         return new BatchOptions
         {
             InputPath = spec.Input,
+            InputCipher = job.Upload ? Uploads ?? throw new BatchException(BatchErrorKind.Input, "the job's input is an upload, and this server has no upload key.") : null,
             OutputPath = job.OutputPath,
             ErrorsPath = job.ErrorsPath,
             InputFormat = spec.InputFormat is { } input

@@ -26,6 +26,9 @@ public sealed class BatchModel
     /// <summary>SHA-256 of the model's bytes.</summary>
     public string Sha256 { get; }
 
+    /// <summary>The inputs its config.json marks sensitive (in a model repository or the registry); empty when none.</summary>
+    public IReadOnlyList<string> SensitiveInputs { get; private init; } = [];
+
     /// <summary>A model file.</summary>
     public static BatchModel FromFile(string display, string path) => new(display, FileHash.Sha256(path), System.IO.Path.GetFullPath(path), null);
 
@@ -45,7 +48,7 @@ public sealed class BatchModel
         if (model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(model))
         {
             return File.Exists(model)
-                ? FromFile(model, model)
+                ? WithRepositoryConfig(FromFile(model, model), model)
                 : throw new BatchException(BatchErrorKind.ModelNotFound, $"model file '{model}' does not exist.");
         }
 
@@ -105,7 +108,30 @@ public sealed class BatchModel
         }
 
         string path = System.IO.Path.Combine(folder, chosen.ToString(CultureInfo.InvariantCulture), "model.onnx");
-        return FromFile($"{name}:{chosen}", path);
+        return WithRepositoryConfig(FromFile($"{name}:{chosen}", path), path);
+    }
+
+    // A file at <model>/<version>/model.onnx is a repository model, whose sensitive inputs its <model>/config.json names.
+    private static BatchModel WithRepositoryConfig(BatchModel model, string path)
+    {
+        DirectoryInfo? version = Directory.GetParent(System.IO.Path.GetFullPath(path));
+        string? config = version?.Parent is { } folder && long.TryParse(version.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            ? System.IO.Path.Combine(folder.FullName, Models.ModelConfig.FileName)
+            : null;
+        return config is not null && File.Exists(config) ? model.WithConfig(() => Models.ModelConfig.Parse(File.ReadAllText(config)), config) : model;
+    }
+
+    /// <summary>This model with the sensitive inputs of its config; <paramref name="source"/> names the config in errors.</summary>
+    internal BatchModel WithConfig(Func<Models.ModelConfig> read, string source)
+    {
+        try
+        {
+            return new BatchModel(Display, Sha256, _path, _bytes) { SensitiveInputs = read().SensitiveInputs };
+        }
+        catch (Exception e) when (e is Models.ModelConfigException or FormatException or IOException)
+        {
+            throw new BatchException(BatchErrorKind.Model, $"cannot read {source}: {e.Message}", e);
+        }
     }
 
     /// <summary>Loads the file into ONNX Runtime; throws a <see cref="BatchErrorKind.Model"/> error when it cannot.</summary>

@@ -9,6 +9,9 @@ public sealed record BatchOptions
     /// <summary>The input file.</summary>
     public required string InputPath { get; init; }
 
+    /// <summary>The key the input file was sealed with (a server-side job's upload); null for a file in clear.</summary>
+    public UploadCipher? InputCipher { get; init; }
+
     /// <summary>The output file.</summary>
     public required string OutputPath { get; init; }
 

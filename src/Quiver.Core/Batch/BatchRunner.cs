@@ -415,12 +415,13 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             throw new BatchException(BatchErrorKind.Input, $"input '{path}' does not exist.");
         }
 
-        FileStream stream;
+        Stream stream;
         try
         {
-            // Text sources keep their own buffer; .npy rows are read one at a time, so the stream buffers (1 MiB).
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, format == InputFormat.Npy ? 1 << 20 : 1,
-                FileOptions.SequentialScan);
+            // Text sources keep their own buffer; .npy rows are read one at a time, so the stream buffers (1 MiB). A
+            // sealed upload is read a whole chunk at a time and keeps the decrypted chunk, which is its buffer.
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read,
+                format == InputFormat.Npy && options.InputCipher is null ? 1 << 20 : 1, FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
@@ -429,6 +430,11 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
 
         try
         {
+            if (options.InputCipher is { } cipher)
+            {
+                stream = cipher.Open(stream, path);
+            }
+
             return format == InputFormat.Npy ? NpySource.Open(stream, path) : new TextRecordSource(stream, format == InputFormat.Csv, options.MaxRecordBytes);
         }
         catch

@@ -44,7 +44,8 @@ public static class RegistryModels
             RegisteredVersion chosen = Choose(name, versions, aliases, version, alias);
             var vault = new ArtifactVault(artifactsRoot, loadKey, opened as IArtifactBlobStore);
             byte[] bytes = await vault.ReadAsync(chosen, cancellationToken);
-            return BatchModel.FromBytes($"{name}:{chosen.Version}", chosen.Sha256, bytes);
+            return BatchModel.FromBytes($"{name}:{chosen.Version}", chosen.Sha256, bytes)
+                .WithConfig(() => Models.ModelBundle.Parse(chosen.ConfigJson).Resolve().Config, $"the config of {name}:{chosen.Version} in the registry");
         }
         catch (RegistryException e)
         {

@@ -93,7 +93,7 @@ internal abstract class RowParser(InputLayout layout)
 
         if (kind == CellKind.JsonString || (kind == CellKind.JsonBool) != (type == TensorElementType.Bool) && kind != CellKind.Text)
         {
-            return $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
+            return $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)}{NotShown(input.Binding.Name)})";
         }
 
         Span<byte> data = input.Data.AsSpan(index * input.ElementSize, input.ElementSize);
@@ -122,7 +122,7 @@ internal abstract class RowParser(InputLayout layout)
                 break;
         }
 
-        return ok ? null : $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)})";
+        return ok ? null : $"column '{Layout.Columns[column]}': {Quote(utf8, kind, input.Binding.Name)} is not {Article(type)} (input '{input.Binding.Name}' is {TypeName(type)}{NotShown(input.Binding.Name)})";
     }
 
     /// <summary>Names the columns a row left without a value, or null when every mapped column was seen.</summary>
@@ -161,13 +161,18 @@ internal abstract class RowParser(InputLayout layout)
     {
         if (Privacy?.IsSensitiveInput(input) == true)
         {
-            // The error file is stored: a sensitive value appears only as its pseudonym, which still lets rows be matched.
-            return $"the value {Privacy.Pseudonymizer.Pseudonym(utf8)}";
+            // The error file is stored: a sensitive value appears only as its pseudonym, which still lets rows be matched,
+            // or not at all without the key.
+            return Privacy.Pseudonymizer is { } pseudonymizer ? $"the value {pseudonymizer.Pseudonym(utf8)}" : "the value";
         }
 
         string text = Encoding.UTF8.GetString(utf8.Length > 40 ? utf8[..40] : utf8) + (utf8.Length > 40 ? "…" : "");
         return kind == CellKind.JsonString ? $"the string \"{text}\"" : $"'{text}'";
     }
+
+    // Said where a sensitive value is left out because there is no key to pseudonymize it with.
+    private string NotShown(string input) =>
+        Privacy is { Pseudonymizer: null } && Privacy.IsSensitiveInput(input) ? $"; the value is not shown: input '{input}' is sensitive" : "";
 
     private static string Article(TensorElementType type) => type switch
     {

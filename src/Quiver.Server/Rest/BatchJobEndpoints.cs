@@ -22,7 +22,7 @@ internal static class BatchJobEndpoints
         {
             if (context.Request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             {
-                await UploadAsync(context, jobs, Path.Combine(options.DataDirectory, "batch", "uploads"));
+                await UploadAsync(context, jobs);
                 return;
             }
 
@@ -84,7 +84,8 @@ internal static class BatchJobEndpoints
 
     // The input in the body (text/csv, application/x-ndjson, or any type with ?input_format=), the job in the query:
     // ?model=NAME&version=&output=&overwrite=&output_format=&map=INPUT=COL,COL&batch_size=&max_errors=&rows_per_second=&delimiter=.
-    private static async Task UploadAsync(HttpContext context, BatchJobManager jobs, string uploads)
+    // The body is sealed as it arrives (see UploadCipher): no cell of it is ever on disk in clear.
+    private static async Task UploadAsync(HttpContext context, BatchJobManager jobs)
     {
         IQueryCollection query = context.Request.Query;
         string? Text(string key) => query.TryGetValue(key, out var value) && !string.IsNullOrEmpty(value.ToString()) ? value.ToString() : null;
@@ -109,13 +110,6 @@ internal static class BatchJobEndpoints
             limit.MaxRequestBodySize = null;
         }
 
-        Directory.CreateDirectory(uploads);
-        string path = Path.Combine(uploads, $"{Guid.NewGuid():N}.{inputFormat.Name()}");
-        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-        {
-            await context.Request.Body.CopyToAsync(file, context.RequestAborted);
-        }
-
         try
         {
             var map = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -134,7 +128,7 @@ internal static class BatchJobEndpoints
             {
                 Model = model,
                 Version = Text("version"),
-                Input = path,
+                Input = "", // the upload's path, chosen by the job manager
                 InputFormat = inputFormat.Name(),
                 OutputFormat = Text("output_format"),
                 Output = Text("output"),
@@ -146,13 +140,12 @@ internal static class BatchJobEndpoints
                 RowsPerSecond = Number(Text("rows_per_second"), "rows_per_second"),
             };
             string? hidden = await HiddenModelMessageAsync(context, model);
-            BatchJob job = await Task.Run(() => jobs.Submit(spec, hidden), context.RequestAborted);
+            BatchJob job = await jobs.SubmitUploadAsync(spec, context.Request.Body, inputFormat, hidden, context.RequestAborted);
             context.Response.Headers.Location = $"/v2/admin/batch/jobs/{job.Id}";
             await WriteAsync(context, 201, job);
         }
         catch (BatchException e)
         {
-            File.Delete(path);
             await V2Endpoints.WriteErrorAsync(context, e.Kind == BatchErrorKind.ModelNotFound ? 404 : 400, e.Message);
         }
     }
