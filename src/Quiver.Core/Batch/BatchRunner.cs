@@ -209,7 +209,11 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             {
                 Checkpoint(completed: false);
             }
+        }
 
+        // Apart from Account: an interrupted run accounts for its last batch and checkpoints without waiting here.
+        void Pace()
+        {
             if (options.RowsPerSecondLimit is { } rate)
             {
                 TimeSpan ahead = TimeSpan.FromSeconds(rowsThisRun / rate) - _time.GetElapsedTime(runStarted);
@@ -228,6 +232,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
                 {
                     (TensorValue[]? outputs, widths) = Infer(chunk, writer, widths, cancellationToken);
                     FinishWriting();
+                    Pace();
                     int[]? rowWidths = widths;
                     writing = (chunk, outputs is null ? Task.CompletedTask
                         : Task.Run(() => writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, rowWidths!), CancellationToken.None));

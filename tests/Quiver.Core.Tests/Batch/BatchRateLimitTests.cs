@@ -28,6 +28,48 @@ public sealed class BatchRateLimitTests : IDisposable
         Assert.InRange(result.Elapsed.TotalSeconds, 9.5, 10.5);
     }
 
+    [Fact]
+    public void Run_InterruptedWhileABatchIsBeingWritten_CheckpointsThatBatch_WithoutWaitingForTheRate()
+    {
+        string model = _files.Mlp();
+        string input = _files.Csv("in.csv", BatchFixture.RandomRows(200));
+        var file = BatchModel.Locate(model, null);
+        using InferenceSession session = file.Load(new SessionSettings { IntraOpThreads = 1 });
+        using var stop = new CancellationTokenSource();
+        // The fifth run is stopped (a server shutting down) while the fourth batch's results are still being written.
+        var engine = new StoppingEngine(new SessionEngine(session), stop, stopAtRun: 5);
+        var options = new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), BatchSize = 10, RowsPerSecondLimit = 100 };
+
+        Assert.ThrowsAny<OperationCanceledException>(() => new BatchRunner(options, file, engine, new SkippingClock()).Run(null, stop.Token));
+
+        BatchCheckpoint checkpoint = BatchCheckpoint.Load(options.ResolvedCheckpointPath);
+        Assert.Equal(40, checkpoint.NextRow);
+        Assert.Equal(40, File.ReadLines(options.OutputPath).Count());
+    }
+
+    /// <summary>Runs batches through an engine until run <c>stopAtRun</c>, which cancels and throws as a cancelled scheduler call does.</summary>
+    private sealed class StoppingEngine(IBatchEngine inner, CancellationTokenSource stop, int stopAtRun) : IBatchEngine
+    {
+        private int _runs;
+
+        public IReadOnlyList<TensorInfo> Inputs => inner.Inputs;
+
+        public IReadOnlyList<TensorInfo> Outputs => inner.Outputs;
+
+        public int MaxBatchSize => inner.MaxBatchSize;
+
+        public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
+        {
+            if (++_runs == stopAtRun)
+            {
+                stop.Cancel();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            return inner.Run(inputs, cancellationToken);
+        }
+    }
+
     /// <summary>A fake clock: every timer fires at once, moving the clock forward by its due time.</summary>
     private sealed class SkippingClock : TimeProvider
     {
