@@ -353,6 +353,13 @@ public sealed class BatchJobManager : IAsyncDisposable
         _cancels[job.Id] = cancel;
         try
         {
+            // A DELETE after the worker took the job but before its token was registered found none to cancel.
+            if (_jobs[job.Id].State == BatchJobState.Cancelled)
+            {
+                cancel.Cancel();
+            }
+
+            cancel.Token.ThrowIfCancellationRequested();
             ResolvedBatchModel resolved = _resolve(job.Spec);
             bool resume = job.State == BatchJobState.Running;
             job = Update(job.Id, j => j with { State = BatchJobState.Running, ModelVersion = resolved.Model.Display });
