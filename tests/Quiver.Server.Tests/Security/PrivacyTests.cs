@@ -41,16 +41,7 @@ public sealed class PrivacyTests : IDisposable
     [Fact]
     public async Task SensitiveValues_AppearNowhereInTheDataDirectoryOrTheLog_WhileOtherValuesDo()
     {
-        string dir = Path.Combine(_repository, "private", "1");
-        Directory.CreateDirectory(dir);
-        new ModelBuilder("private")
-            .Input("ssn", TensorElementType.String, Dim.Named("batch"))
-            .Input("income", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Input("age", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Node("Mul", ["age", "age"], ["age_squared"])
-            .Output("age_squared", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Save(Path.Combine(dir, "model.onnx"));
-        File.WriteAllText(Path.Combine(_repository, "private", "config.json"), """
+        WritePrivateModel(_repository, """
             {"max_batch_size": 8, "sensitive_inputs": ["ssn", "income"], "sensitive_parameters": ["customer_ref"],
              "payload_logging": {"sample_rate": 1.0}, "drift": {"baseline_rows": 10, "window_rows": 10, "minimum_window_rows": 1}}
             """);
@@ -185,13 +176,25 @@ public sealed class PrivacyTests : IDisposable
             .Concat(Encodings("batch age", Encoding.UTF8.GetBytes(BatchAge)))
             .Append(("model name", "/v2/models/private/infer"u8.ToArray()));
 
-    // A value as its raw bytes (SQLite pages, binary files), base64 (payload logs), and hex.
-    private static IEnumerable<(string Name, byte[] Bytes)> Encodings(string name, byte[] raw) =>
-    [
-        (name, raw),
-        (name + " base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))),
-        (name + " hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))),
-    ];
+    /// <summary>
+    /// Model "private": inputs "ssn" (BYTES [batch]), "income" and "age" (INT64 [batch, 1]), output "age_squared"; which
+    /// of them are sensitive is up to <paramref name="config"/>.
+    /// </summary>
+    internal static void WritePrivateModel(string repository, string config)
+    {
+        string dir = Path.Combine(repository, "private", "1");
+        Directory.CreateDirectory(dir);
+        new ModelBuilder("private")
+            .Input("ssn", TensorElementType.String, Dim.Named("batch"))
+            .Input("income", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
+            .Input("age", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
+            .Node("Mul", ["age", "age"], ["age_squared"])
+            .Output("age_squared", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
+            .Save(Path.Combine(dir, "model.onnx"));
+        File.WriteAllText(Path.Combine(repository, "private", "config.json"), config);
+    }
+
+    private static IEnumerable<(string Name, byte[] Bytes)> Encodings(string name, byte[] raw) => ClearTextSearch.Encodings(name, raw);
 
     private static byte[] Int64(long value)
     {
@@ -207,19 +210,6 @@ public sealed class PrivacyTests : IDisposable
         Assert.True(File.Exists(log) && new FileInfo(log).Length > 0, "the server wrote no log lines");
         Assert.Contains(files, f => f.Contains("payloads", StringComparison.Ordinal));
         Assert.Contains(files, f => f.EndsWith(".errors.jsonl", StringComparison.Ordinal) || f.Contains("errors", StringComparison.Ordinal));
-        var found = new List<string>();
-        foreach (string file in files)
-        {
-            byte[] content = File.ReadAllBytes(file);
-            foreach ((string name, byte[] bytes) in needles)
-            {
-                if (content.AsSpan().IndexOf(bytes) >= 0)
-                {
-                    found.Add($"{name} in {file}");
-                }
-            }
-        }
-
-        return [.. found];
+        return ClearTextSearch.Find(files, needles);
     }
 }

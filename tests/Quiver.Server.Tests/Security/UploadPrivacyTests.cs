@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Quiver.Onnx;
-using Quiver.Onnx.Model;
 
 namespace Quiver.Server.Tests.Security;
 
@@ -29,16 +27,7 @@ public sealed class UploadPrivacyTests : IAsyncLifetime
 
     public UploadPrivacyTests()
     {
-        string dir = Path.Combine(_repository, "private", "1");
-        Directory.CreateDirectory(dir);
-        new ModelBuilder("private")
-            .Input("ssn", TensorElementType.String, Dim.Named("batch"))
-            .Input("income", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Input("age", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Node("Mul", ["age", "age"], ["age_squared"])
-            .Output("age_squared", TensorElementType.Int64, Dim.Named("batch"), Dim.Of(1))
-            .Save(Path.Combine(dir, "model.onnx"));
-        File.WriteAllText(Path.Combine(_repository, "private", "config.json"), """{"max_batch_size": 8, "sensitive_inputs": ["ssn", "income"]}""");
+        PrivacyTests.WritePrivateModel(_repository, """{"max_batch_size": 8, "sensitive_inputs": ["ssn", "income"]}""");
     }
 
     private TestServer Server => _server!;
@@ -232,44 +221,9 @@ public sealed class UploadPrivacyTests : IAsyncLifetime
             .Concat(Encodings("first income", IncomeBase.ToString(CultureInfo.InvariantCulture)))
             .Append(("income prefix", Encoding.ASCII.GetBytes((IncomeBase / 1_000_000).ToString(CultureInfo.InvariantCulture))));
 
-    // A value as its raw bytes, base64 and hex.
-    private static IEnumerable<(string Name, byte[] Bytes)> Encodings(string name, string value)
-    {
-        byte[] raw = Encoding.UTF8.GetBytes(value);
-        return
-        [
-            (name, raw),
-            (name + " base64", Encoding.ASCII.GetBytes(Convert.ToBase64String(raw))),
-            (name + " hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(raw))),
-        ];
-    }
+    private static IEnumerable<(string Name, byte[] Bytes)> Encodings(string name, string value) => ClearTextSearch.Encodings(name, value);
 
     // "needle in file" for every needle found in any file under the data directory, or in the log.
-    private string[] Find(IEnumerable<(string Name, byte[] Bytes)> needles)
-    {
-        string[] files = [.. Directory.EnumerateFiles(_data, "*", SearchOption.AllDirectories), .. new[] { Log }.Where(File.Exists)];
-        var found = new List<string>();
-        foreach (string file in files)
-        {
-            byte[] content;
-            try
-            {
-                content = File.ReadAllBytes(file);
-            }
-            catch (IOException)
-            {
-                continue; // replaced by rename while listed (a checkpoint); the next search reads its successor
-            }
-
-            foreach ((string name, byte[] bytes) in needles)
-            {
-                if (content.AsSpan().IndexOf(bytes) >= 0)
-                {
-                    found.Add($"{name} in {file}");
-                }
-            }
-        }
-
-        return [.. found];
-    }
+    private string[] Find(IEnumerable<(string Name, byte[] Bytes)> needles) =>
+        ClearTextSearch.Find([.. Directory.EnumerateFiles(_data, "*", SearchOption.AllDirectories), .. new[] { Log }.Where(File.Exists)], needles);
 }
