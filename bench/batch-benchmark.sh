@@ -50,6 +50,7 @@ raw=$(jq '.results[0].inferences_per_s' "$OUT/raw.json")
 
 # quiver batch run, timed by GNU time (elapsed includes start-up, model load and writing the output).
 batch_run() { # INPUT OUTPUT
+  sync # the previous run's output still being written back to disk would take CPU from this one
   /usr/bin/time -f "%e %M" -o "$OUT/$2.time" "$QUIVER" batch run --model "$MODEL" --input "$OUT/$1" --output "$OUT/$2.jsonl" \
     --batch-size "$BATCH" --threads "$THREADS" --overwrite > "$OUT/$2.log" 2>&1
 }

@@ -14,8 +14,12 @@ public interface IBatchEngine
     /// <summary>The most rows one run may take; 0 for no limit.</summary>
     int MaxBatchSize { get; }
 
-    /// <summary>Runs one batch; every output in <see cref="Outputs"/> order. Throws <see cref="BatchException"/> when the model fails.</summary>
-    TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken);
+    /// <summary>
+    /// Runs one batch; every output in <see cref="Outputs"/> order. Numeric outputs go into memory from
+    /// <paramref name="outputMemory"/> where the engine can, so that a long job reuses its buffers instead of filling the
+    /// heap with one garbage array per batch. Throws <see cref="BatchException"/> when the model fails.
+    /// </summary>
+    TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, OutputMemory? outputMemory, CancellationToken cancellationToken);
 }
 
 /// <summary>Runs batches straight through an <see cref="InferenceSession"/>.</summary>
@@ -27,11 +31,11 @@ public sealed class SessionEngine(InferenceSession session) : IBatchEngine
 
     public int MaxBatchSize => 0;
 
-    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
+    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, OutputMemory? outputMemory, CancellationToken cancellationToken)
     {
         try
         {
-            return session.Run(inputs, null, cancellationToken);
+            return session.Run(inputs, null, cancellationToken, outputMemory);
         }
         catch (OnnxRuntimeException e)
         {

@@ -72,6 +72,7 @@ internal sealed class RecordChunk
 {
     private byte[] _bytes = new byte[64 * 1024];
     private int _used;
+    private byte[][] _outputs = [];
 
     public RecordChunk(InputLayout layout, int capacity)
     {
@@ -83,7 +84,14 @@ internal sealed class RecordChunk
         Lines = new long[capacity];
         Errors = new string?[capacity];
         GoodRows = new long[capacity];
+        OutputMemory = OutputSlice;
     }
+
+    /// <summary>
+    /// Memory for the model's outputs of this chunk's batch, reused with the chunk: the outputs live until their rows
+    /// are written, and the chunk is refilled only after that.
+    /// </summary>
+    public OutputMemory OutputMemory { get; }
 
     public int Capacity { get; }
 
@@ -119,6 +127,21 @@ internal sealed class RecordChunk
 
     /// <summary>Whether the input ended with this chunk.</summary>
     public bool Last { get; set; }
+
+    private Memory<byte> OutputSlice(int output, int bytes)
+    {
+        if (_outputs.Length <= output)
+        {
+            Array.Resize(ref _outputs, output + 1);
+        }
+
+        if (_outputs[output] is not { } buffer || buffer.Length < bytes)
+        {
+            _outputs[output] = buffer = new byte[bytes];
+        }
+
+        return buffer.AsMemory(0, bytes);
+    }
 
     public ReadOnlySpan<byte> Record(int i) => _bytes.AsSpan(Starts[i], Lengths[i]);
 

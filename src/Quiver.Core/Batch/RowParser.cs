@@ -16,6 +16,9 @@ internal enum CellKind { Text, JsonNumber, JsonString, JsonBool, JsonNull, JsonN
 /// </summary>
 internal abstract class RowParser(InputLayout layout)
 {
+    // For the one-thread path: one reader thread parses every chunk.
+    private readonly RowScratch _scratch = new(layout.Columns.Count);
+
     protected InputLayout Layout { get; } = layout;
 
     /// <summary>The model's sensitive inputs, whose values an error reason shows only as pseudonyms; null when none.</summary>
@@ -33,10 +36,9 @@ internal abstract class RowParser(InputLayout layout)
     {
         if (threads <= 1 || chunk.Count < 64)
         {
-            var scratch = new RowScratch(Layout.Columns.Count);
             for (int i = 0; i < chunk.Count; i++)
             {
-                ParseOne(chunk, i, scratch);
+                ParseOne(chunk, i, _scratch);
             }
         }
         else
@@ -62,7 +64,13 @@ internal abstract class RowParser(InputLayout layout)
     {
         if (chunk.Errors[slot] is null)
         {
-            scratch.Stamp++;
+            if (++scratch.Stamp == 0)
+            {
+                // Wrapped after 2³² rows: forget every column seen, or an old stamp could match again.
+                Array.Clear(scratch.Seen);
+                scratch.Stamp = 1;
+            }
+
             chunk.Errors[slot] = ParseRow(chunk.Record(slot), chunk.Inputs, slot, scratch);
         }
     }

@@ -42,7 +42,8 @@ public sealed class ScheduledEngine : IBatchEngine
 
     public int MaxBatchSize { get; }
 
-    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
+    // The outputs come from the scheduler, which shares runs between requests: it keeps its own memory.
+    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, OutputMemory? outputMemory, CancellationToken cancellationToken)
     {
         long rows = inputs[0].Value.Shape[0];
         if (MaxBatchSize == 0 || rows <= PieceRows)

@@ -72,11 +72,13 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>
-    /// Runs the model. Numeric inputs are pinned, not copied; outputs are copied into managed memory.
+    /// Runs the model. Numeric inputs are pinned, not copied; outputs are copied into managed memory, new arrays unless
+    /// <paramref name="outputMemory"/> provides it (string outputs always get new arrays).
     /// <paramref name="outputNames"/> null asks for every output. Cancelling the token terminates the run
     /// and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string>? outputNames = null, CancellationToken cancellationToken = default)
+    public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<string>? outputNames = null, CancellationToken cancellationToken = default,
+        OutputMemory? outputMemory = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         OrtApi api = _runtime.Api;
@@ -122,7 +124,7 @@ public sealed unsafe class InferenceSession : IDisposable
             var results = new TensorValue[outputCount];
             for (int i = 0; i < outputCount; i++)
             {
-                results[i] = ReadOutput(outputValues[i], Outputs[outputNames is null ? i : _outputIndex[outputNames[i]]].Name);
+                results[i] = ReadOutput(outputValues[i], Outputs[outputNames is null ? i : _outputIndex[outputNames[i]]].Name, i, outputMemory);
             }
 
             return results;
@@ -258,7 +260,7 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
-    private TensorValue ReadOutput(nint value, string name)
+    private TensorValue ReadOutput(nint value, string name, int position, OutputMemory? outputMemory)
     {
         OrtApi api = _runtime.Api;
         OnnxValueType kind;
@@ -287,12 +289,18 @@ public sealed unsafe class InferenceSession : IDisposable
 
         nuint count;
         api.Check(api.GetTensorShapeElementCount(info, &count));
-        var bytes = new byte[checked((int)count * size)];
-        if (bytes.Length > 0)
+        int length = checked((int)count * size);
+        Memory<byte> bytes = outputMemory is null ? new byte[length] : outputMemory(position, length);
+        if (bytes.Length != length)
+        {
+            throw new InvalidOperationException($"the output memory for '{name}' holds {bytes.Length} bytes, not the {length} asked for.");
+        }
+
+        if (length > 0)
         {
             void* data;
             api.Check(api.GetTensorMutableData(value, &data));
-            new ReadOnlySpan<byte>(data, bytes.Length).CopyTo(bytes);
+            new ReadOnlySpan<byte>(data, length).CopyTo(bytes.Span);
         }
 
         return TensorValue.FromBytes(type, shape, bytes);

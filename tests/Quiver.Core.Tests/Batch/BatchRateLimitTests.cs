@@ -58,7 +58,7 @@ public sealed class BatchRateLimitTests : IDisposable
 
         public int MaxBatchSize => inner.MaxBatchSize;
 
-        public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, CancellationToken cancellationToken)
+        public TensorValue[] Run(IReadOnlyList<NamedTensor> inputs, OutputMemory? outputMemory, CancellationToken cancellationToken)
         {
             if (++_runs == stopAtRun)
             {
@@ -66,7 +66,7 @@ public sealed class BatchRateLimitTests : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            return inner.Run(inputs, cancellationToken);
+            return inner.Run(inputs, outputMemory, cancellationToken);
         }
     }
 

@@ -282,7 +282,7 @@ public sealed class SchedulerTests : IDisposable
         var finished = new System.Collections.Concurrent.ConcurrentQueue<string>();
         Task job = Task.Run(() =>
         {
-            engine.Run([new NamedTensor("shape", TensorValue.FromArray([2], new long[] { 1, 1024 }))], default);
+            engine.Run([new NamedTensor("shape", TensorValue.FromArray([2], new long[] { 1, 1024 }))], null, default);
             finished.Enqueue("job");
         });
         await WaitUntil(() => Model("variable").QueueDepth == 1);
@@ -305,7 +305,7 @@ public sealed class SchedulerTests : IDisposable
         long executions = Model("mlp").Statistics.Snapshot().ExecutionCount;
 
         var engine = new Quiver.Core.Batch.ScheduledEngine(service, Model("mlp"));
-        TensorValue[] outputs = await Task.Run(() => engine.Run([new NamedTensor("input", TensorValue.FromArray([rows, 4], values))], default));
+        TensorValue[] outputs = await Task.Run(() => engine.Run([new NamedTensor("input", TensorValue.FromArray([rows, 4], values))], null, default));
 
         Assert.Equal([rows, 2], outputs[0].Shape);
         Assert.Equal(whole, outputs[0].AsSpan<float>().ToArray());

@@ -154,6 +154,45 @@ public sealed class InferenceSessionTests : IDisposable
     }
 
     [Fact]
+    public void Run_WithOutputMemory_CopiesEachOutputIntoTheCallersBuffer()
+    {
+        using var session = InferenceSession.FromFile(_models.Save("multi", SampleModels.MultiInputOutput()));
+        NamedTensor[] inputs =
+        [
+            new("flag", TensorValue.FromArray([1L, 3L], new[] { true, false, true })),
+            new("a", TensorValue.FromArray([1L, 3L], new[] { 1L, 2L, 3L })),
+            new("b", TensorValue.FromArray([1L, 3L], new[] { 10L, 20L, -30L })),
+        ];
+        var buffers = new byte[2][];
+        var asked = new List<(int Output, int Bytes)>();
+        Memory<byte> Provide(int output, int bytes)
+        {
+            asked.Add((output, bytes));
+            buffers[output] = new byte[bytes + 16];
+            return buffers[output].AsMemory(8, bytes);
+        }
+
+        TensorValue[] outputs = session.Run(inputs, ["product", "any_true"], default, Provide);
+
+        Assert.Equal([(0, 24), (1, 3)], asked);
+        Assert.Equal([10L, 40L, -90L], outputs[0].AsSpan<long>().ToArray());
+        Assert.Equal([true, false, true], outputs[1].AsSpan<bool>().ToArray());
+        Assert.Equal(10L, BitConverter.ToInt64(buffers[0], 8));
+        Assert.Equal(1, buffers[1][8]);
+    }
+
+    [Fact]
+    public void Run_OutputMemoryOfTheWrongLength_IsRefusedNamingTheOutput()
+    {
+        using var session = InferenceSession.FromFile(_models.Mlp());
+
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            session.Run([new("input", TensorValue.FromArray([1L, 4L], new float[4]))], null, default, (_, bytes) => new byte[bytes - 1]));
+
+        Assert.Contains("'probabilities'", error.Message);
+    }
+
+    [Fact]
     public void Run_ZeroRows_ReturnsAnEmptyBatch()
     {
         using var session = InferenceSession.FromFile(_models.Mlp());
