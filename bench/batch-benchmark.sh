@@ -94,6 +94,7 @@ curl -sf "http://127.0.0.1:$HTTP_PORT/v2/admin/batch/jobs" > "$OUT/jobs-after.js
   p99_alone=$(jq '.levels[0].latency_us.p99' "$OUT/online-alone.json")
   p99_jobs=$(jq '.levels[0].latency_us.p99' "$OUT/online-with-jobs.json")
   echo "| online p99 rise while jobs run | $(jq -n "($p99_jobs - $p99_alone) * 1000 / $p99_alone | round / 10") % |"
+  echo "| server-side jobs: rows done by the end of that online run ($ONLINE_DURATION after a 2s warm-up) | $(jq '[.jobs[].rows_processed] | add' "$OUT/jobs-after.json") |"
 } > "$OUT/batch.md"
 # The jobs must have covered the whole online run: one still running or queued at its end.
 jq -e '[.jobs[] | select(.state == "running" or .state == "queued")] | length > 0' "$OUT/jobs-after.json" > /dev/null ||

@@ -463,6 +463,7 @@ public sealed class BatchJobManager : IAsyncDisposable
             Overwrite = !resume,
             CheckpointInterval = CheckpointInterval,
             RowsPerSecondLimit = spec.RowsPerSecond,
+            LowPriority = true,
         };
     }
 

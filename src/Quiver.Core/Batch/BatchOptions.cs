@@ -60,6 +60,12 @@ public sealed record BatchOptions
     /// </summary>
     public double? RowsPerSecondLimit { get; init; }
 
+    /// <summary>
+    /// Runs the job's reading, parsing and writing at the operating system's lowest priority, so that they take only
+    /// the CPU a server's requests leave (server jobs). The inferences have their own priority, in the scheduler.
+    /// </summary>
+    public bool LowPriority { get; init; }
+
     /// <summary>The longest input record accepted, in bytes. Defaults to 16 MiB; a longer one is a row error.</summary>
     public int MaxRecordBytes { get; init; } = 16 << 20;
 

@@ -6,9 +6,9 @@ namespace Quiver.Core.Batch;
 /// <summary>
 /// Runs a batch job: splits the input into records on a reader thread, parses them a chunk (one batch) at a time,
 /// runs each batch through the model and appends results and rejected rows to their files, checkpointing every
-/// <see cref="BatchOptions.CheckpointInterval"/>. A batch's results are formatted and written on another thread while
-/// the model runs the next batch, so the engine is not kept waiting for the text. Memory is bounded by four chunks in
-/// flight, whatever the file size.
+/// <see cref="BatchOptions.CheckpointInterval"/>. A batch's results are formatted and written on another thread
+/// (<see cref="WriterThread"/>) while the model runs the next batch, so the engine is not kept waiting for the text.
+/// Memory is bounded by four chunks in flight, whatever the file size.
 /// </summary>
 public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEngine session, TimeProvider? time = null)
 {
@@ -140,6 +140,11 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         Exception? readerFailure = null;
         var reader = new Thread(() =>
         {
+            if (options.LowPriority)
+            {
+                BackgroundPriority.LowerCurrentThread();
+            }
+
             try
             {
                 Read(source, parser, state.NextRow, free, filled, stop.Token);
@@ -161,7 +166,8 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         reader.Start();
 
         // The chunk whose results are being written while the next one runs; its rows count once they are written.
-        (RecordChunk Chunk, Task Written)? writing = null;
+        using var background = new WriterThread(options.LowPriority);
+        RecordChunk? writing = null;
 
         void FinishWriting()
         {
@@ -171,8 +177,8 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             }
 
             writing = null;
-            pending.Written.GetAwaiter().GetResult();
-            Account(pending.Chunk);
+            background.Wait();
+            Account(pending);
         }
 
         void Account(RecordChunk chunk)
@@ -238,8 +244,11 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
                     FinishWriting();
                     Pace();
                     int[]? rowWidths = widths;
-                    writing = (chunk, outputs is null ? Task.CompletedTask
-                        : Task.Run(() => writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, rowWidths!), CancellationToken.None));
+                    writing = chunk;
+                    if (outputs is not null)
+                    {
+                        background.Start(() => writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, rowWidths!));
+                    }
                 }
 
                 FinishWriting();
@@ -256,13 +265,13 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
                 stop.Cancel();
                 reader.Join();
                 // Failing on another batch: never leave a write running into the writer about to be disposed.
-                if (writing is { } unfinished)
+                if (writing is not null)
                 {
                     try
                     {
-                        unfinished.Written.Wait(CancellationToken.None);
+                        background.Wait();
                     }
-                    catch (AggregateException)
+                    catch (Exception)
                     {
                         // The failure already on its way out is the one to report.
                     }
