@@ -139,14 +139,8 @@ public sealed class InferenceSessionTests : IDisposable
     public void Run_MultipleInputsAndOutputs_SelectsOutputsByNameInTheOrderAsked()
     {
         using var session = InferenceSession.FromFile(_models.Save("multi", SampleModels.MultiInputOutput()));
-        NamedTensor[] inputs =
-        [
-            new("flag", TensorValue.FromArray([1L, 3L], new[] { true, false, true })),
-            new("a", TensorValue.FromArray([1L, 3L], new[] { 1L, 2L, 3L })),
-            new("b", TensorValue.FromArray([1L, 3L], new[] { 10L, 20L, -30L })),
-        ];
 
-        TensorValue[] outputs = session.Run(inputs, ["any_true", "product", "sum"]);
+        TensorValue[] outputs = session.Run(MultiInputs(), ["any_true", "product", "sum"]);
 
         Assert.Equal([true, false, true], outputs[0].AsSpan<bool>().ToArray());
         Assert.Equal([10L, 40L, -90L], outputs[1].AsSpan<long>().ToArray());
@@ -157,12 +151,6 @@ public sealed class InferenceSessionTests : IDisposable
     public void Run_WithOutputMemory_CopiesEachOutputIntoTheCallersBuffer()
     {
         using var session = InferenceSession.FromFile(_models.Save("multi", SampleModels.MultiInputOutput()));
-        NamedTensor[] inputs =
-        [
-            new("flag", TensorValue.FromArray([1L, 3L], new[] { true, false, true })),
-            new("a", TensorValue.FromArray([1L, 3L], new[] { 1L, 2L, 3L })),
-            new("b", TensorValue.FromArray([1L, 3L], new[] { 10L, 20L, -30L })),
-        ];
         var buffers = new byte[2][];
         var asked = new List<(int Output, int Bytes)>();
         Memory<byte> Provide(int output, int bytes)
@@ -172,7 +160,7 @@ public sealed class InferenceSessionTests : IDisposable
             return buffers[output].AsMemory(8, bytes);
         }
 
-        TensorValue[] outputs = session.Run(inputs, ["product", "any_true"], default, Provide);
+        TensorValue[] outputs = session.Run(MultiInputs(), ["product", "any_true"], default, Provide);
 
         Assert.Equal([(0, 24), (1, 3)], asked);
         Assert.Equal([10L, 40L, -90L], outputs[0].AsSpan<long>().ToArray());
@@ -369,4 +357,12 @@ public sealed class InferenceSessionTests : IDisposable
 
         Assert.Contains("NoSuchOperator", error.Message);
     }
+
+    // The three inputs of SampleModels.MultiInputOutput, one row of three.
+    private static NamedTensor[] MultiInputs() =>
+    [
+        new("flag", TensorValue.FromArray([1L, 3L], new[] { true, false, true })),
+        new("a", TensorValue.FromArray([1L, 3L], new[] { 1L, 2L, 3L })),
+        new("b", TensorValue.FromArray([1L, 3L], new[] { 10L, 20L, -30L })),
+    ];
 }
