@@ -15,7 +15,10 @@ internal static class BackgroundPriority
 
     private const int PriorityOfAProcess = 0; // PRIO_PROCESS: on Linux, "process" here is a thread id
 
-    /// <summary>Returns whether the priority was lowered (false on other systems, or when the call fails).</summary>
+    /// <summary>
+    /// Returns whether the priority was lowered: false on other systems, or where the C library cannot be loaded or
+    /// refuses. Never throws: a job runs at normal priority rather than not at all.
+    /// </summary>
     public static bool LowerCurrentThread()
     {
         if (!OperatingSystem.IsLinux())
@@ -23,10 +26,17 @@ internal static class BackgroundPriority
             return false;
         }
 
-        return setpriority(PriorityOfAProcess, gettid(), Nice) == 0;
+        try
+        {
+            return setpriority(PriorityOfAProcess, gettid(), Nice) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
     }
 
-    [DllImport("libc", SetLastError = true)]
+    [DllImport("libc")]
     private static extern int setpriority(int which, int who, int priority);
 
     [DllImport("libc")]
