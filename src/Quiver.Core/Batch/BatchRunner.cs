@@ -21,6 +21,9 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
     // Four chunks: one being read and parsed, one waiting, one being inferred, one being written.
     private const int ChunksInFlight = 4;
 
+    // However many rows BatchOptions.ChunkRows asks for, the tensors of a chunk stay under 4 MiB.
+    private const int MaxChunkTensorBytes = 4 << 20;
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>Told the input row a resumed run continues from, before it reads a row.</summary>
@@ -134,7 +137,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         using var free = new BlockingCollection<RecordChunk>();
         for (int i = 0; i < ChunksInFlight; i++)
         {
-            free.Add(new RecordChunk(layout, options.BatchSize));
+            free.Add(new RecordChunk(layout, RunsPerChunk(layout), options.BatchSize));
         }
 
         Exception? readerFailure = null;
@@ -240,14 +243,22 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
             {
                 foreach (RecordChunk chunk in filled.GetConsumingEnumerable(cancellationToken))
                 {
-                    (TensorValue[]? outputs, widths) = Infer(chunk, writer, widths, cancellationToken);
+                    (TensorValue[][] outputs, widths) = Infer(chunk, writer, widths, cancellationToken);
                     FinishWriting();
                     Pace();
                     int[]? rowWidths = widths;
                     writing = chunk;
-                    if (outputs is not null)
+                    if (outputs.Length > 0)
                     {
-                        background.Start(() => writer.WriteRows(chunk.GoodRows.AsSpan(0, chunk.Good), outputs, rowWidths!));
+                        background.Start(() =>
+                        {
+                            for (int run = 0; run < outputs.Length; run++)
+                            {
+                                int start = run * chunk.BatchSize;
+                                int rows = Math.Min(chunk.BatchSize, chunk.Good - start);
+                                writer.WriteRows(chunk.GoodRows.AsSpan(start, rows), outputs[run], rowWidths!);
+                            }
+                        });
                     }
                 }
 
@@ -295,6 +306,18 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         return Result(state, rowsThisRun, _time.GetElapsedTime(started), resumed?.NextRow);
     }
 
+    private int RunsPerChunk(InputLayout layout)
+    {
+        if (options.RowsPerSecondLimit is not null)
+        {
+            return 1; // paced a batch at a time
+        }
+
+        long rowBytes = Math.Max(1, layout.Bindings.Sum(b => (long)b.Width * (b.Type == TensorElementType.String ? IntPtr.Size : 8)));
+        long rows = Math.Min(options.ChunkRows, MaxChunkTensorBytes / rowBytes);
+        return (int)Math.Max(1, rows / options.BatchSize);
+    }
+
     private BatchResult Result(BatchCheckpoint state, long rowsThisRun, TimeSpan elapsed, long? resumedAt) => new()
     {
         RowsProcessed = state.RowsProcessed,
@@ -312,39 +335,56 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         BlockingCollection<RecordChunk> filled, CancellationToken cancellationToken)
     {
         ShardSpec shard = options.Shard;
+        // .npy rows that are the model input's rows byte for byte are read straight into the chunk's tensor.
+        NpySource? direct = source is NpySource npy && parser is NpyRowParser { Direct: true } && shard.Count == 1 ? npy : null;
         while (true)
         {
             RecordChunk chunk = free.Take(cancellationToken);
             chunk.Clear();
-            while (chunk.Count < chunk.Capacity)
+            if (direct is not null)
             {
-                RecordStatus status = source.Next(out ReadOnlySpan<byte> record, out long line);
-                if (status == RecordStatus.End)
+                int rows = direct.ReadRows(chunk.Inputs[0].Data, out bool truncated);
+                for (int i = 0; i < rows; i++)
                 {
-                    chunk.Last = true;
-                    break;
+                    chunk.Add(default, nextRow++, 0, null);
                 }
 
-                long row = nextRow++;
-                if (!shard.Owns(row))
+                if (truncated)
                 {
-                    continue;
+                    chunk.Add(default, nextRow++, 0, Error(RecordStatus.Truncated));
                 }
 
-                string? error = status switch
+                chunk.Last = direct.Position >= direct.End;
+            }
+            else
+            {
+                while (chunk.Count < chunk.Capacity)
                 {
-                    RecordStatus.TooLong => $"the row is longer than {options.MaxRecordBytes} bytes",
-                    RecordStatus.UnterminatedQuote => "a quoted field is still open at the end of the file",
-                    RecordStatus.Truncated => "the file ends inside this row (the .npy header promises more rows)",
-                    _ => null,
-                };
-                chunk.Add(error is null ? record : default, row, line, error);
+                    RecordStatus status = source.Next(out ReadOnlySpan<byte> record, out long line);
+                    if (status == RecordStatus.End)
+                    {
+                        chunk.Last = true;
+                        break;
+                    }
+
+                    long row = nextRow++;
+                    if (shard.Owns(row))
+                    {
+                        string? error = Error(status);
+                        chunk.Add(error is null ? record : default, row, line, error);
+                    }
+                }
             }
 
             chunk.EndPosition = source.Position;
             chunk.NextRow = nextRow;
             chunk.NextLine = source.Line;
-            parser.Parse(chunk, options.ParseThreads);
+            if (direct is null)
+            {
+                parser.Parse(chunk, options.ParseThreads);
+            }
+
+            chunk.Compact();
             filled.Add(chunk, cancellationToken);
             if (chunk.Last)
             {
@@ -353,41 +393,62 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         }
     }
 
-    /// <summary>Runs the chunk's good rows and checks the outputs (writing the header before the first rows); null outputs when it has none.</summary>
-    private (TensorValue[]? Outputs, int[]? Widths) Infer(RecordChunk chunk, OutputWriter writer, int[]? widths, CancellationToken cancellationToken)
+    private string? Error(RecordStatus status) => status switch
     {
-        if (chunk.Good == 0)
+        RecordStatus.TooLong => $"the row is longer than {options.MaxRecordBytes} bytes",
+        RecordStatus.UnterminatedQuote => "a quoted field is still open at the end of the file",
+        RecordStatus.Truncated => "the file ends inside this row (the .npy header promises more rows)",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Runs the chunk's good rows, a batch at a time, and checks the outputs (writing the header before the first
+    /// rows); each run's outputs, in row order, or none when the chunk has no good row.
+    /// </summary>
+    private (TensorValue[][] Outputs, int[]? Widths) Infer(RecordChunk chunk, OutputWriter writer, int[]? widths, CancellationToken cancellationToken)
+    {
+        int runs = (chunk.Good + chunk.BatchSize - 1) / chunk.BatchSize;
+        var outputs = new TensorValue[runs][];
+        for (int run = 0; run < runs; run++)
         {
-            return (null, widths);
+            int start = run * chunk.BatchSize;
+            int rows = Math.Min(chunk.BatchSize, chunk.Good - start);
+            (outputs[run], widths) = InferRun(chunk, start, rows, chunk.OutputMemory[run], writer, widths, cancellationToken);
         }
 
+        return (outputs, widths);
+    }
+
+    private (TensorValue[] Outputs, int[] Widths) InferRun(RecordChunk chunk, int start, int rows, OutputMemory memory, OutputWriter writer,
+        int[]? widths, CancellationToken cancellationToken)
+    {
         var inputs = new NamedTensor[chunk.Inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
-            inputs[i] = chunk.Inputs[i].ToTensor(chunk.Good);
+            inputs[i] = chunk.Inputs[i].ToTensor(start, rows);
         }
 
         TensorValue[] outputs;
         try
         {
-            outputs = session.Run(inputs, chunk.OutputMemory, cancellationToken);
+            outputs = session.Run(inputs, memory, cancellationToken);
         }
         catch (BatchException e) when (e.Kind == BatchErrorKind.Model)
         {
             throw new BatchException(BatchErrorKind.Model,
-                $"the model failed on the batch of rows {chunk.GoodRows[0]} to {chunk.GoodRows[chunk.Good - 1]}: {e.Message}", e);
+                $"the model failed on the batch of rows {chunk.GoodRows[start]} to {chunk.GoodRows[start + rows - 1]}: {e.Message}", e);
         }
 
         var batchWidths = new int[outputs.Length];
         for (int o = 0; o < outputs.Length; o++)
         {
-            if (outputs[o].Shape.Length == 0 || outputs[o].Shape[0] != chunk.Good)
+            if (outputs[o].Shape.Length == 0 || outputs[o].Shape[0] != rows)
             {
                 throw new BatchException(BatchErrorKind.Model,
-                    $"output '{session.Outputs[o].Name}' has shape [{string.Join(",", outputs[o].Shape)}] for {chunk.Good} rows: not one result per row.");
+                    $"output '{session.Outputs[o].Name}' has shape [{string.Join(",", outputs[o].Shape)}] for {rows} rows: not one result per row.");
             }
 
-            batchWidths[o] = (int)(outputs[o].ElementCount / chunk.Good);
+            batchWidths[o] = (int)(outputs[o].ElementCount / rows);
         }
 
         if (widths is null)

@@ -50,13 +50,14 @@ internal sealed class TensorBuffer
         }
     }
 
-    /// <summary>The first <paramref name="rows"/> rows as a tensor; numeric data is not copied.</summary>
-    public NamedTensor ToTensor(int rows)
+    /// <summary><paramref name="rows"/> rows from slot <paramref name="start"/> as a tensor; numeric data is not copied.</summary>
+    public NamedTensor ToTensor(int start, int rows)
     {
         long[] shape = [rows, .. Binding.RowShape];
+        int width = Binding.Width;
         TensorValue value = Strings is not null
-            ? TensorValue.FromStrings(shape, Strings.AsSpan(0, rows * Binding.Width).ToArray())
-            : TensorValue.FromBytes(Binding.Type, shape, Data.AsMemory(0, rows * Binding.Width * ElementSize));
+            ? TensorValue.FromStrings(shape, Strings.AsSpan(start * width, rows * width).ToArray())
+            : TensorValue.FromBytes(Binding.Type, shape, Data.AsMemory(start * width * ElementSize, rows * width * ElementSize));
         return new NamedTensor(Binding.Name, value);
     }
 
@@ -65,18 +66,23 @@ internal sealed class TensorBuffer
 }
 
 /// <summary>
-/// Up to a batch of this shard's records: their raw bytes as split from the file, then, after parsing, their values
-/// in <see cref="Inputs"/> with failed rows removed. Chunks are reused, so the steady state allocates nothing per row.
+/// Up to a few batches of this shard's records: their raw bytes as split from the file, then, after parsing, their
+/// values in <see cref="Inputs"/> with failed rows removed. Chunks are reused, so the steady state allocates nothing
+/// per row.
 /// </summary>
 internal sealed class RecordChunk
 {
     private byte[] _bytes = new byte[64 * 1024];
     private int _used;
-    private byte[][] _outputs = [];
 
-    public RecordChunk(InputLayout layout, int capacity)
+    /// <param name="layout">The model inputs the rows are parsed into.</param>
+    /// <param name="runs">Model runs per chunk.</param>
+    /// <param name="batchSize">Rows per model run.</param>
+    public RecordChunk(InputLayout layout, int runs, int batchSize)
     {
+        int capacity = runs * batchSize;
         Capacity = capacity;
+        BatchSize = batchSize;
         Inputs = layout.Bindings.Select(b => new TensorBuffer(b, capacity)).ToArray();
         Starts = new int[capacity];
         Lengths = new int[capacity];
@@ -84,16 +90,19 @@ internal sealed class RecordChunk
         Lines = new long[capacity];
         Errors = new string?[capacity];
         GoodRows = new long[capacity];
-        OutputMemory = OutputSlice;
+        OutputMemory = Enumerable.Range(0, runs).Select(_ => new OutputBuffers().Memory).ToArray();
     }
 
     /// <summary>
-    /// Memory for the model's outputs of this chunk's batch, reused with the chunk: the outputs live until their rows
-    /// are written, and the chunk is refilled only after that.
+    /// Memory for the model's outputs of each of this chunk's runs, reused with the chunk: the outputs live until their
+    /// rows are written, and the chunk is refilled only after that.
     /// </summary>
-    public OutputMemory OutputMemory { get; }
+    public OutputMemory[] OutputMemory { get; }
 
     public int Capacity { get; }
+
+    /// <summary>Rows per model run: the chunk's good rows go to the model in runs of this many.</summary>
+    public int BatchSize { get; }
 
     /// <summary>Records in the chunk, failed ones included.</summary>
     public int Count { get; private set; }
@@ -127,21 +136,6 @@ internal sealed class RecordChunk
 
     /// <summary>Whether the input ended with this chunk.</summary>
     public bool Last { get; set; }
-
-    private Memory<byte> OutputSlice(int output, int bytes)
-    {
-        if (_outputs.Length <= output)
-        {
-            Array.Resize(ref _outputs, output + 1);
-        }
-
-        if (_outputs[output] is not { } buffer || buffer.Length < bytes)
-        {
-            _outputs[output] = buffer = new byte[bytes];
-        }
-
-        return buffer.AsMemory(0, bytes);
-    }
 
     public ReadOnlySpan<byte> Record(int i) => _bytes.AsSpan(Starts[i], Lengths[i]);
 
@@ -193,5 +187,30 @@ internal sealed class RecordChunk
         }
 
         Good = good;
+    }
+}
+
+/// <summary>One model run's output buffers, one per output, grown when a run needs more and otherwise reused.</summary>
+internal sealed class OutputBuffers
+{
+    private byte[][] _outputs = [];
+
+    public OutputBuffers() => Memory = Slice;
+
+    public OutputMemory Memory { get; }
+
+    private Memory<byte> Slice(int output, int bytes)
+    {
+        if (_outputs.Length <= output)
+        {
+            Array.Resize(ref _outputs, output + 1);
+        }
+
+        if (_outputs[output] is not { } buffer || buffer.Length < bytes)
+        {
+            _outputs[output] = buffer = new byte[bytes];
+        }
+
+        return buffer.AsMemory(0, bytes);
     }
 }

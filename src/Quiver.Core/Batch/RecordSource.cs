@@ -249,6 +249,9 @@ internal sealed class NpySource : RecordSource
 
     public override long Position => _dataOffset + _nextRow * _row.Length;
 
+    /// <summary>The position after the last row the header declares.</summary>
+    public long End => _dataOffset + Rows * _row.Length;
+
     public override long Line => 0;
 
     public override long Length { get; }
@@ -331,6 +334,26 @@ internal sealed class NpySource : RecordSource
 
         record = _row;
         return RecordStatus.Record;
+    }
+
+    /// <summary>
+    /// Reads up to <c>destination.Length / row size</c> whole rows straight into <paramref name="destination"/>, with no
+    /// copy in between; the number read. <paramref name="truncated"/> tells that the file ended inside the row after them.
+    /// </summary>
+    public int ReadRows(Span<byte> destination, out bool truncated)
+    {
+        int rowBytes = _row.Length;
+        int want = (int)Math.Min(destination.Length / rowBytes, Rows - _nextRow);
+        int read = _stream.ReadAtLeast(destination[..(want * rowBytes)], want * rowBytes, throwOnEndOfStream: false);
+        int rows = read / rowBytes;
+        _nextRow += rows;
+        truncated = rows < want;
+        if (truncated)
+        {
+            _nextRow = Rows;
+        }
+
+        return rows;
     }
 
     public override void Seek(long position, long line)

@@ -31,7 +31,7 @@ internal abstract class RowParser(InputLayout layout)
         _ => new NpyRowParser(layout) { Privacy = privacy },
     };
 
-    /// <summary>Parses every record of the chunk, then compacts it.</summary>
+    /// <summary>Parses every record of the chunk (then <see cref="RecordChunk.Compact"/> removes the failed ones).</summary>
     public void Parse(RecordChunk chunk, int threads)
     {
         if (threads <= 1 || chunk.Count < 64)
@@ -56,8 +56,6 @@ internal abstract class RowParser(InputLayout layout)
                 return scratch;
             }, _ => { });
         }
-
-        chunk.Compact();
     }
 
     private void ParseOne(RecordChunk chunk, int slot, RowScratch scratch)
@@ -518,13 +516,14 @@ internal sealed class JsonRowParser(InputLayout layout) : RowParser(layout)
 /// <summary>.npy rows: little-endian float32 values, one per column.</summary>
 internal sealed class NpyRowParser(InputLayout layout) : RowParser(layout)
 {
-    private readonly bool _direct = layout.Bindings.Length == 1 && layout.Bindings[0].Type == TensorElementType.Float
+    /// <summary>Whether a row's bytes are the one input's row as they stand: every column, in order, as float32.</summary>
+    public bool Direct { get; } = BitConverter.IsLittleEndian && layout.Bindings.Length == 1 && layout.Bindings[0].Type == TensorElementType.Float
         && layout.Bindings[0].Columns.Select((c, i) => c == i).All(x => x) && layout.Bindings[0].Width == layout.Columns.Count;
 
     protected override string? ParseRow(ReadOnlySpan<byte> record, TensorBuffer[] inputs, int slot, RowScratch scratch)
     {
         ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(record);
-        if (_direct && BitConverter.IsLittleEndian)
+        if (Direct)
         {
             values.CopyTo(inputs[0].FloatRow(slot));
             return null;

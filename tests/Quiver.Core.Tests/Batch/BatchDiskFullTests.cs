@@ -58,7 +58,7 @@ public sealed class BatchDiskFullTests : IDisposable
         BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = reference, BatchSize = 16 });
         Assert.True(new FileInfo(reference).Length > 4 * 64 * 1024, "the input must be larger than the small disk");
         string output = Path.Combine(_mount, "out.jsonl");
-        var job = new BatchOptions { InputPath = input, OutputPath = output, BatchSize = 16, CheckpointInterval = TimeSpan.FromTicks(1) };
+        var job = new BatchOptions { InputPath = input, OutputPath = output, BatchSize = 16, ChunkRows = 16, CheckpointInterval = TimeSpan.FromTicks(1) };
 
         var e = Assert.Throws<BatchException>(() => BatchFixture.Run(model, job));
 

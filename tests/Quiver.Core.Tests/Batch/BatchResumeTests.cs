@@ -11,7 +11,7 @@ public sealed class BatchResumeTests : IDisposable
 
     private BatchOptions Job(string input, string output) => new()
     {
-        InputPath = input, OutputPath = output, BatchSize = 16, CheckpointInterval = TimeSpan.FromTicks(1),
+        InputPath = input, OutputPath = output, BatchSize = 16, ChunkRows = 16, CheckpointInterval = TimeSpan.FromTicks(1),
     };
 
     /// <summary>Runs until <paramref name="rows"/> rows are done, then cancels, as Ctrl+C would.</summary>

@@ -94,7 +94,7 @@ public sealed class BatchRowErrorTests : IDisposable
         string input = _files.Text("in.csv", "f0,f1,f2,f3\n" + string.Concat(Enumerable.Range(0, 20).Select(i => i % 2 == 0 ? "1,2,3,4\n" : "x,2,3,4\n")));
 
         var e = Assert.Throws<BatchException>(() => BatchFixture.Run(model,
-            new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), MaxErrors = 3, BatchSize = 4 }));
+            new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), MaxErrors = 3, BatchSize = 4, ChunkRows = 4 }));
 
         Assert.Equal(BatchErrorKind.TooManyErrors, e.Kind);
         Assert.StartsWith("4 rows failed, more than --max-errors 3 allows", e.Message);

@@ -50,6 +50,63 @@ public sealed class BatchRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Run_ChunksOfSeveralBatches_WithFailedRowsBetween_MatchPerRowInference()
+    {
+        // Chunks of 49 rows run as 7 batches of 7; bad rows fall inside chunks and at a chunk's edge.
+        string model = _files.Mlp();
+        float[][] rows = BatchFixture.RandomRows(200);
+        int[] bad = [0, 10, 48, 49, 130, 199];
+        var lines = rows.Select((r, i) => bad.Contains(i) ? "1,2,x,4" : string.Join(",", r.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        string input = _files.Text("in.csv", "f0,f1,f2,f3\n" + string.Join("\n", lines) + "\n");
+
+        BatchResult result = BatchFixture.Run(model, new BatchOptions
+        {
+            InputPath = input, OutputPath = _files.Path("out.jsonl"), BatchSize = 7, ChunkRows = 50,
+        });
+
+        Assert.Equal(200 - bad.Length, result.RowsWritten);
+        Assert.Equal(bad.Length, result.RowsFailed);
+        List<(long Row, float[] Values)> written = BatchFixture.ReadJsonLines(_files.Path("out.jsonl"));
+        long[] good = Enumerable.Range(0, 200).Where(i => !bad.Contains(i)).Select(i => (long)i).ToArray();
+        Assert.Equal(good, written.Select(w => w.Row));
+        float[][] expected = BatchFixture.PerRow(model, good.Select(i => rows[i]).ToArray());
+        for (int i = 0; i < good.Length; i++)
+        {
+            Assert.Equal(expected[i], written[i].Values, new FloatTolerance());
+        }
+    }
+
+    [Theory]
+    [InlineData("0/1")]
+    [InlineData("1/2")]
+    public void Run_NpyShorterThanItsHeaderSays_WritesTheWholeRows_AndReportsTheCutOne(string shard)
+    {
+        // 1 shard reads rows straight into the tensor, 2 shards row by row: both must stop at the cut alike.
+        string model = _files.Mlp();
+        float[][] rows = BatchFixture.RandomRows(10);
+        string input = _files.Npy("in.npy", rows);
+        using (var file = new FileStream(input, FileMode.Open))
+        {
+            file.SetLength(file.Length - 2 * 4 * 4 - 6); // rows 8 and 9 gone, 6 bytes of row 7 with them
+        }
+
+        ShardSpec spec = ShardSpec.Parse(shard);
+        BatchResult result = BatchFixture.Run(model, new BatchOptions
+        {
+            InputPath = input, OutputPath = _files.Path("out.jsonl"), BatchSize = 4, Shard = spec,
+        });
+
+        long[] owned = Enumerable.Range(0, 8).Where(i => spec.Owns(i)).Select(i => (long)i).ToArray();
+        List<(long Row, float[] Values)> written = BatchFixture.ReadJsonLines(_files.Path("out.jsonl"));
+        Assert.Equal(owned[..^1], written.Select(w => w.Row));
+        AssertMatches(BatchFixture.PerRow(model, rows[..7]).Where((_, i) => spec.Owns(i)).ToArray(),
+            written.Select((w, i) => ((long)i, w.Values)).ToList());
+        JsonElement error = JsonDocument.Parse(File.ReadAllLines(result.ErrorsPath).Single()).RootElement;
+        Assert.Equal(7, error.GetProperty("row").GetInt64());
+        Assert.Equal("the file ends inside this row (the .npy header promises more rows)", error.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public void Run_JsonLinesObjectsAndArrays_MatchPerRowInference()
     {
         string model = _files.Mlp();
@@ -140,7 +197,7 @@ public sealed class BatchRunnerTests : IDisposable
         string input = _files.Csv("in.csv", BatchFixture.RandomRows(100));
         var reports = new List<BatchProgress>();
 
-        BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), BatchSize = 10 }, reports.Add);
+        BatchFixture.Run(model, new BatchOptions { InputPath = input, OutputPath = _files.Path("out.jsonl"), BatchSize = 10, ChunkRows = 10 }, reports.Add);
 
         Assert.Equal(new FileInfo(input).Length, reports[^1].BytesDone);
         Assert.Equal(100, reports[^1].RowsProcessed);
