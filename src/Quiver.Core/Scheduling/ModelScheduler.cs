@@ -8,13 +8,15 @@ namespace Quiver.Core.Scheduling;
 /// The scheduler of one model version: a bounded queue in two priority levels, and one worker thread per
 /// instance (ONNX Runtime session) taking requests from it, alone or, with dynamic batching, as batches
 /// of compatible requests joined along the first dimension. ONNX Runtime's Run blocks, so each instance
-/// gets a dedicated thread rather than a thread-pool thread.
+/// gets a dedicated thread rather than a thread-pool thread. Batch-class work runs only when no online request
+/// waits, and takes a bounded share of the time while online requests keep coming (<see cref="BatchShare"/>).
 /// </summary>
 internal sealed class ModelScheduler : IDisposable
 {
     private readonly object _gate = new();
     private readonly LinkedList<ScheduledRequest> _online = new();
     private readonly LinkedList<ScheduledRequest> _batch = new();
+    private readonly BatchShare _share = new();
     private readonly InferenceSession[] _sessions;
     private readonly Thread[] _workers;
     private readonly SchedulerSettings _settings;
@@ -61,6 +63,11 @@ internal sealed class ModelScheduler : IDisposable
             }
 
             request.Node = (request.Priority == Priority.Online ? _online : _batch).AddLast(request);
+            if (request.Priority == Priority.Online)
+            {
+                _share.OnlineArrived(request.EnqueuedTimestamp);
+            }
+
             _queued++;
             Monitor.Pulse(_gate);
         }
@@ -162,9 +169,15 @@ internal sealed class ModelScheduler : IDisposable
     {
         wait = Timeout.InfiniteTimeSpan;
         long now = Stopwatch.GetTimestamp();
-        ScheduledRequest? head = FirstLive(_online, now) ?? FirstLive(_batch, now);
+        TimeSpan batchWait = _share.BatchWait(now);
+        ScheduledRequest? head = FirstLive(_online, now) ?? (batchWait > TimeSpan.Zero ? null : FirstLive(_batch, now));
         if (head is null)
         {
+            if (_batch.Count > 0 && batchWait > TimeSpan.Zero)
+            {
+                wait = batchWait;
+            }
+
             return null;
         }
 
@@ -176,7 +189,7 @@ internal sealed class ModelScheduler : IDisposable
 
         var candidates = new List<ScheduledRequest>();
         long rows = 0;
-        foreach (LinkedList<ScheduledRequest> queue in new[] { _online, _batch })
+        foreach (LinkedList<ScheduledRequest> queue in batchWait > TimeSpan.Zero ? new[] { _online } : [_online, _batch])
         {
             foreach (ScheduledRequest request in queue)
             {
@@ -267,6 +280,14 @@ internal sealed class ModelScheduler : IDisposable
             _statistics.RecordExecution(batch.Sum(r => r.Rows), batch.Count, Stopwatch.GetElapsedTime(start, inferStart),
                 Stopwatch.GetElapsedTime(inferStart, outputStart), Stopwatch.GetElapsedTime(outputStart));
             long finished = Stopwatch.GetTimestamp();
+            if (batch[0].Priority == Priority.Batch)
+            {
+                lock (_gate)
+                {
+                    _share.BatchRan(start, finished);
+                }
+            }
+
             for (int i = 0; i < batch.Count; i++)
             {
                 batch[i].StartedTimestamp = start;
