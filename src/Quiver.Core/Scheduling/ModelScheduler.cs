@@ -189,15 +189,13 @@ internal sealed class ModelScheduler : IDisposable
 
         var candidates = new List<ScheduledRequest>();
         long rows = 0;
-        foreach (LinkedList<ScheduledRequest> queue in batchWait > TimeSpan.Zero ? new[] { _online } : [_online, _batch])
+        // Batch-class rows never ride along in an online batch: they would make it slower, and escape BatchShare.
+        foreach (ScheduledRequest request in head.Priority == Priority.Online ? _online : _batch)
         {
-            foreach (ScheduledRequest request in queue)
+            if (request.BatchKey == head.BatchKey && rows + request.Rows <= _settings.MaxBatchSize && !request.Expired(now))
             {
-                if (request.BatchKey == head.BatchKey && rows + request.Rows <= _settings.MaxBatchSize && !request.Expired(now))
-                {
-                    candidates.Add(request);
-                    rows += request.Rows;
-                }
+                candidates.Add(request);
+                rows += request.Rows;
             }
         }
 

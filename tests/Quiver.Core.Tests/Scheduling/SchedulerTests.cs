@@ -144,6 +144,23 @@ public sealed class SchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task BatchClassRows_NeverRideAlongInAnOnlineBatch()
+    {
+        InferenceService service = Serve("mlp", SampleModels.Mlp(s_w1, s_b1, s_w2, s_b2),
+            """{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200000}}""");
+
+        InferResult[] results = await Task.WhenAll(
+            service.InferAsync(Rows("mlp", [4, 3, 2, 1], 1, ("priority", 2L)), default).AsTask(),
+            service.InferAsync(Rows("mlp", [1, 2, 3, 4], 1), default).AsTask(),
+            service.InferAsync(Rows("mlp", [1, 2, 3, 4, 5, 6, 7, 8], 2), default).AsTask());
+
+        Assert.All(results, r => Assert.Null(r.Error));
+        // The two online requests shared a run; the batch-class row, though it fitted, had one of its own.
+        StatisticsSnapshot statistics = Model("mlp").Statistics.Snapshot();
+        Assert.Equal((2L, 4L), (statistics.ExecutionCount, statistics.InferenceCount));
+    }
+
+    [Fact]
     public async Task ModelFailingInsideABatch_FailsThatBatchOnly_AndTheInstanceKeepsServing()
     {
         // Gather with an index beyond the data fails inside ONNX Runtime, after validation.
