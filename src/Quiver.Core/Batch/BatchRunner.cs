@@ -4,10 +4,11 @@ using Quiver.Onnx;
 namespace Quiver.Core.Batch;
 
 /// <summary>
-/// Runs a batch job: splits the input into records on a reader thread, parses them a chunk (one batch) at a time,
-/// runs each batch through the model and appends results and rejected rows to their files, checkpointing every
-/// <see cref="BatchOptions.CheckpointInterval"/>. A batch's results are formatted and written on another thread
-/// (<see cref="WriterThread"/>) while the model runs the next batch, so the engine is not kept waiting for the text.
+/// Runs a batch job: splits the input into records on a reader thread, parses them a chunk (a few batches,
+/// <see cref="BatchOptions.ChunkRows"/>) at a time, runs each batch through the model and appends results and rejected
+/// rows to their files, checkpointing every <see cref="BatchOptions.CheckpointInterval"/>. A chunk's results are
+/// formatted and written on another thread (<see cref="WriterThread"/>) while the model runs the next chunk, so the
+/// engine is not kept waiting for the text.
 /// Memory is bounded by four chunks in flight, whatever the file size.
 /// </summary>
 public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEngine session, TimeProvider? time = null)

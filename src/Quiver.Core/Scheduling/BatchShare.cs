@@ -8,7 +8,7 @@ namespace Quiver.Core.Scheduling;
 /// the time. Priority alone is not enough: an online request that arrives while a batch runs still waits for it, and
 /// the batch's computation takes CPU the online requests' network and JSON work needs. With no online request for
 /// <see cref="OnlineQuietAfter"/>, batch work runs back to back. Timestamps are <see cref="Stopwatch"/> ticks.
-/// 2 %: on a 2-core host, online p99 with a job running was 3.5–4.0 ms at 2 % and 4.1–5.6 ms at 10 % and 25 %
+/// 2 %: on a 2-core host, online p99 with a job running was 2.2–4.0 ms at 2 % and 4.1–5.7 ms at 10 % and 25 %
 /// (docs/benchmarks.md); under steady online load a job then moves at a few thousand rows a second.
 /// </summary>
 internal sealed class BatchShare
