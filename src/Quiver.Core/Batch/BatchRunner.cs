@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Quiver.Onnx;
 
 namespace Quiver.Core.Batch;
@@ -134,11 +133,11 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var filled = new BlockingCollection<RecordChunk>(ChunksInFlight - 1);
-        using var free = new BlockingCollection<RecordChunk>();
+        var filled = new HandOffQueue<RecordChunk>(ChunksInFlight - 1);
+        var free = new HandOffQueue<RecordChunk>(ChunksInFlight);
         for (int i = 0; i < ChunksInFlight; i++)
         {
-            free.Add(new RecordChunk(layout, RunsPerChunk(layout), options.BatchSize));
+            free.Add(new RecordChunk(layout, RunsPerChunk(layout), options.BatchSize), CancellationToken.None);
         }
 
         Exception? readerFailure = null;
@@ -242,7 +241,7 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         {
             try
             {
-                foreach (RecordChunk chunk in filled.GetConsumingEnumerable(cancellationToken))
+                while (filled.TryTake(out RecordChunk chunk, cancellationToken))
                 {
                     (TensorValue[][] outputs, widths) = Infer(chunk, writer, widths, cancellationToken);
                     FinishWriting();
@@ -332,8 +331,8 @@ public sealed class BatchRunner(BatchOptions options, BatchModel model, IBatchEn
         CheckpointPath = options.ResolvedCheckpointPath,
     };
 
-    private void Read(RecordSource source, RowParser parser, long nextRow, BlockingCollection<RecordChunk> free,
-        BlockingCollection<RecordChunk> filled, CancellationToken cancellationToken)
+    private void Read(RecordSource source, RowParser parser, long nextRow, HandOffQueue<RecordChunk> free,
+        HandOffQueue<RecordChunk> filled, CancellationToken cancellationToken)
     {
         ShardSpec shard = options.Shard;
         // .npy rows that are the model input's rows byte for byte are read straight into the chunk's tensor.

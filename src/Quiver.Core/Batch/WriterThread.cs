@@ -8,12 +8,14 @@ namespace Quiver.Core.Batch;
 /// </summary>
 internal sealed class WriterThread : IDisposable
 {
-    private readonly SemaphoreSlim _started = new(0);
-    private readonly SemaphoreSlim _finished = new(0);
+    // Monitor.Wait sleeps at once; a SemaphoreSlim spins and yields the CPU dozens of times first (see HandOffQueue).
+    private readonly object _gate = new();
     private readonly Thread _thread;
     private Action? _write;
     private Exception? _failure;
-    private bool _writing;
+    private bool _started; // and not yet waited for
+    private bool _finished;
+    private bool _ending;
 
     public WriterThread(bool lowPriority = false)
     {
@@ -33,29 +35,43 @@ internal sealed class WriterThread : IDisposable
     /// <summary>Starts a write; the previous one must have been waited for.</summary>
     public void Start(Action write)
     {
-        if (_writing)
+        lock (_gate)
         {
-            throw new InvalidOperationException("a write is still running.");
-        }
+            if (_started)
+            {
+                throw new InvalidOperationException("a write is still running.");
+            }
 
-        _write = write;
-        _writing = true;
-        _started.Release();
+            _write = write;
+            _started = true;
+            _finished = false;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     /// <summary>Waits for the write started last, if one is running; throws what it threw.</summary>
     public void Wait()
     {
-        if (!_writing)
+        Exception? failure;
+        lock (_gate)
         {
-            return;
+            if (!_started)
+            {
+                return;
+            }
+
+            while (!_finished)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            _started = false;
+            failure = _failure;
+            _failure = null;
         }
 
-        _finished.Wait();
-        _writing = false;
-        if (_failure is { } failure)
+        if (failure is not null)
         {
-            _failure = null;
             ExceptionDispatchInfo.Throw(failure);
         }
     }
@@ -63,34 +79,52 @@ internal sealed class WriterThread : IDisposable
     /// <summary>Lets a started write finish, then ends the thread.</summary>
     public void Dispose()
     {
-        // A wake-up with no write posted tells the thread to end.
-        _started.Release();
+        lock (_gate)
+        {
+            _ending = true;
+            Monitor.PulseAll(_gate);
+        }
+
         _thread.Join();
-        _started.Dispose();
-        _finished.Dispose();
     }
 
     private void Loop()
     {
         while (true)
         {
-            _started.Wait();
-            Action? write = Interlocked.Exchange(ref _write, null);
-            if (write is null)
+            Action? write;
+            lock (_gate)
             {
-                return;
+                while (_write is null && !_ending)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                if (_write is null)
+                {
+                    return;
+                }
+
+                write = _write;
+                _write = null;
             }
 
+            Exception? failure = null;
             try
             {
                 write();
             }
             catch (Exception e)
             {
-                _failure = e;
+                failure = e;
             }
 
-            _finished.Release();
+            lock (_gate)
+            {
+                _failure = failure;
+                _finished = true;
+                Monitor.PulseAll(_gate);
+            }
         }
     }
 }
