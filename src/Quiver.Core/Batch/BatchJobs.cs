@@ -300,15 +300,10 @@ public sealed class BatchJobManager : IAsyncDisposable
 
         if (job.Active)
         {
-            BatchJob cancelled = Update(id, j => j with { State = BatchJobState.Cancelled });
+            Update(id, j => j with { State = BatchJobState.Cancelled });
             if (_cancels.TryGetValue(id, out CancellationTokenSource? running))
             {
                 running.Cancel();
-            }
-            else
-            {
-                // Queued: it never runs now, so nothing else removes its upload.
-                DeleteUpload(cancelled);
             }
         }
 
@@ -409,10 +404,6 @@ public sealed class BatchJobManager : IAsyncDisposable
         finally
         {
             _cancels.TryRemove(job.Id, out _);
-            if (!_jobs[job.Id].Active)
-            {
-                DeleteUpload(_jobs[job.Id]);
-            }
         }
     }
 
@@ -478,12 +469,18 @@ public sealed class BatchJobManager : IAsyncDisposable
                 updated = updated with { State = BatchJobState.Cancelled };
             }
 
-            _jobs[id] = updated;
             if (store)
             {
                 _store.Save(updated);
+                // Stored as ended first (a crash now leaves an ended job, not one that cannot resume), and removed
+                // before the end is visible, so a client that sees the job ended finds its upload gone.
+                if (!updated.Active)
+                {
+                    DeleteUpload(updated);
+                }
             }
 
+            _jobs[id] = updated;
             return updated;
         }
     }
