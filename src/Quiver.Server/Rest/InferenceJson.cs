@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Quiver.Core.Tensors;
+using Quiver.Core.Text;
 
 namespace Quiver.Server.Rest;
 
@@ -286,7 +287,9 @@ internal static class InferenceJson
     {
         if (float.IsFinite(value))
         {
-            writer.WriteNumberValue(value);
+            // The text WriteNumberValue would write (the shortest that reads back to the same value), formatted faster.
+            Span<byte> text = stackalloc byte[ShortestFloat.MaxLength];
+            writer.WriteRawValue(text[..ShortestFloat.Format(value, text)], skipInputValidation: true);
         }
         else
         {

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Quiver.Core.Tensors;
 using Quiver.Server.Rest;
@@ -255,6 +257,34 @@ public sealed class InferenceJsonTests
         JsonNode json = Write(w => InferenceJson.WriteResponse(w, response));
 
         Assert.Equal("""["NaN","Infinity","-Infinity"]""", json["outputs"]![0]!["data"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void WriteResponse_Fp32_IsTheTextUtf8JsonWriterWrites()
+    {
+        // Seeded bit patterns of every magnitude plus the values that switch notation or have the most digits.
+        var random = new Random(5);
+        float[] values = [.. Enumerable.Range(0, 20_000).Select(_ => BitConverter.Int32BitsToSingle(random.Next()))
+            .Where(float.IsFinite), 0f, -0f, float.Epsilon, float.MaxValue, float.MinValue, 1e15f, 1e16f, 1e-5f, 1e-4f,
+            123456790f, 0.1f, 1f / 3, -5.34767E-18f];
+        byte[] data = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        var response = new InferenceResponse { ModelName = "m", ModelVersion = "1", Outputs = [new InferenceTensor("y", DataType.Fp32, [values.Length], data)] };
+
+        var expected = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(expected))
+        {
+            json.WriteStartArray();
+            foreach (float v in values)
+            {
+                json.WriteNumberValue(v);
+            }
+
+            json.WriteEndArray();
+        }
+
+        JsonNode written = Write(w => InferenceJson.WriteResponse(w, response));
+
+        Assert.Equal(Encoding.UTF8.GetString(expected.WrittenSpan), written["outputs"]![0]!["data"]!.ToJsonString());
     }
 
     [Fact]
